@@ -102,12 +102,12 @@ def numeric_difference(
     rng = random.Random(seed)
     worst = 0.0
     for trial in range(trials):
-        diff = sp.Add(a, -b)
         # Concrete sizes first so Sums expand into finitely many Indexed terms.
+        bound = _sum_indices(a) | _sum_indices(b)
         sizes = {
             s: 2 + (trial % 3)
-            for s in diff.free_symbols
-            if s.is_integer and not any(s in lim.free_symbols for lim in _sum_indices(diff))
+            for s in a.free_symbols | b.free_symbols
+            if isinstance(s, sp.Symbol) and s.is_integer and s not in bound
         }
         da, db = a.subs(sizes).doit(), b.subs(sizes).doit()
         indexed = da.atoms(sp.Indexed) | db.atoms(sp.Indexed)
