@@ -15,6 +15,7 @@ random points (with concrete small dimensions substituted for symbolic sums).
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,7 +76,9 @@ def depends_on(expr: sp.Basic, parameters: tuple[sp.Basic, ...]) -> bool:
     return any(expr.has(p) for p in parameters)
 
 
-def _sample_value(atom: sp.Basic, ranges: Mapping[sp.Basic, tuple[float, float]], rng: random.Random):
+def _sample_value(
+    atom: sp.Basic, ranges: Mapping[sp.Basic, tuple[float, float]], rng: random.Random
+) -> float:
     base = atom.base if isinstance(atom, sp.Indexed) else atom
     label = base.label if isinstance(base, sp.IndexedBase) else base
     if base in ranges:
@@ -170,4 +173,4 @@ def check_step(previous: Step, step: Step, derivation: Derivation) -> StepCheck:
 def check_derivation(derivation: Derivation) -> list[StepCheck]:
     """One StepCheck per step after the first."""
     steps = derivation.steps
-    return [check_step(p, s, derivation) for p, s in zip(steps, steps[1:], strict=False)]
+    return [check_step(p, s, derivation) for p, s in itertools.pairwise(steps)]
