@@ -1,0 +1,1 @@
+"""Pure figure builders: plain numbers in, Plotly figures out. No Streamlit here."""

@@ -1,0 +1,143 @@
+"""Figures for the derivation pages. Each function takes plain numbers and returns a Plotly figure.
+
+Densities come from scipy.stats (an implementation independent of our SymPy derivations), so a
+chart that agrees with the derivation is itself a check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from scipy import stats
+
+LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "height": 360, "template": "plotly_white"}
+
+
+def gaussian_loglik_vs_residual(sigma: float, points: int = 201) -> go.Figure:
+    """Per-pixel log N(x; μ, σ²) against the residual r = x − μ, beside −r²/(2σ²) and r².
+
+    The first two curves are parallel: they differ by the constant −log(σ√(2π)), the term the
+    derivation drops. The squared error is the same parabola, flipped and rescaled by 1/(2σ²).
+    """
+    r = np.linspace(-1.0, 1.0, points)  # pixel residuals for data in [0, 1]
+    log_density = stats.norm.logpdf(r, loc=0.0, scale=sigma)
+    kept = -(r**2) / (2 * sigma**2)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=r, y=log_density, name="log N(x; μ, σ²) per pixel"))
+    fig.add_trace(
+        go.Scatter(x=r, y=kept, name="−(x−μ)²/(2σ²): constants dropped", line={"dash": "dash"})
+    )
+    fig.add_trace(
+        go.Scatter(x=r, y=r**2, name="squared error (x−μ)² (right axis)", line={"dash": "dot"}),
+        secondary_y=True,
+    )
+    constant = -np.log(sigma * np.sqrt(2 * np.pi))
+    fig.update_layout(
+        title=f"σ = {sigma:.3g}: the gap between the first two curves is {constant:.3g} nats",
+        xaxis_title="residual x − μ",
+        legend={"orientation": "h", "y": -0.25},
+        **LAYOUT,
+    )
+    fig.update_yaxes(title_text="nats", secondary_y=False)
+    fig.update_yaxes(title_text="squared error", secondary_y=True)
+    return fig
+
+
+def bernoulli_vs_continuous(x: float, log_normaliser, points: int = 199) -> go.Figure:
+    """For one grey pixel value x: −BCE(x, λ) vs the continuous-Bernoulli log-density over λ.
+
+    `log_normaliser(λ)` is log C(λ) (passed in so this module holds no derivation of its own).
+    BCE peaks at λ = x; the normalised continuous Bernoulli peaks elsewhere, because log C(λ)
+    depends on λ and cannot be dropped.
+    """
+    lam = np.linspace(0.005, 0.995, points)
+    neg_bce = x * np.log(lam) + (1 - x) * np.log1p(-lam)
+    log_c = np.array([float(log_normaliser(v)) for v in lam])
+    cb = neg_bce + log_c
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=lam, y=neg_bce, name="−BCE(x, λ) (unnormalised)"))
+    fig.add_trace(go.Scatter(x=lam, y=cb, name="log CB(x; λ) = −BCE + log C(λ)"))
+    fig.add_trace(go.Scatter(x=lam, y=log_c, name="log C(λ)", line={"dash": "dot"}))
+    for name, values in (("BCE", neg_bce), ("CB", cb)):
+        best = lam[int(np.argmax(values))]
+        fig.add_vline(x=best, line={"dash": "dash", "width": 1}, annotation_text=f"{name} best λ")
+    fig.update_layout(
+        title=f"pixel value x = {x:.2f}",
+        xaxis_title="decoder output λ",
+        yaxis_title="nats",
+        legend={"orientation": "h", "y": -0.25},
+        **LAYOUT,
+    )
+    return fig
+
+
+def robust_densities(scale: float, alpha: float, huber_log_normaliser, points: int = 401):
+    """Gaussian, Laplace and Huber densities with the same scale, and their losses (−log density).
+
+    The Huber density is exp(−H_α(r)/s) / Z(α, s); Z comes from `huber_log_normaliser(α, s)`.
+    """
+    r = np.linspace(-4 * max(scale, alpha), 4 * max(scale, alpha), points)
+    huber = np.where(np.abs(r) <= alpha, 0.5 * r**2, alpha * (np.abs(r) - 0.5 * alpha))
+    log_huber = -huber / scale - float(huber_log_normaliser(alpha, scale))
+    curves = {
+        "Gaussian (σ = s)": stats.norm.logpdf(r, scale=scale),
+        "Laplace (b = s)": stats.laplace.logpdf(r, scale=scale),
+        f"Huber (α = {alpha:.3g}, s)": log_huber,
+    }
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("density", "loss = −log density"))
+    for name, logp in curves.items():
+        fig.add_trace(go.Scatter(x=r, y=np.exp(logp), name=name, legendgroup=name), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(x=r, y=-logp, name=name, legendgroup=name, showlegend=False), row=1, col=2
+        )
+    fig.update_layout(legend={"orientation": "h", "y": -0.2}, **LAYOUT)
+    fig.update_xaxes(title_text="residual x − μ")
+    return fig
+
+
+def kl_monte_carlo(mu: float, sigma: float, samples: np.ndarray, closed_form: float):
+    """Histogram of single-sample KL estimates log q(z) − log p(z), z ~ q, with the closed form."""
+    fig = go.Figure()
+    fig.add_trace(go.Histogram(x=samples, nbinsx=60, name="single-sample estimates"))
+    fig.add_vline(x=closed_form, line={"color": "crimson"}, annotation_text="closed-form KL")
+    fig.add_vline(
+        x=float(np.mean(samples)),
+        line={"dash": "dash"},
+        annotation_text="mean of estimates",
+        annotation_position="bottom right",
+    )
+    fig.update_layout(
+        title=f"q = N({mu:.2f}, {sigma:.2f}²) against p = N(0, 1)",
+        xaxis_title="log q(z) − log p(z)",
+        yaxis_title="count",
+        showlegend=False,
+        **LAYOUT,
+    )
+    return fig
+
+
+def beta_vs_sigma(sigma: float) -> go.Figure:
+    """β = 2σ² on log-log axes, with the chosen σ marked."""
+    sigmas = np.logspace(-3, 1, 200)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=sigmas, y=2 * sigmas**2, name="β = 2σ²"))
+    fig.add_trace(
+        go.Scatter(
+            x=[sigma],
+            y=[2 * sigma**2],
+            mode="markers+text",
+            text=[f"β = {2 * sigma**2:.3g}"],
+            textposition="top left",
+            marker={"size": 12},
+            name="your σ",
+        )
+    )
+    fig.add_hline(y=1.0, line={"dash": "dot"}, annotation_text="β = 1 (σ = 1/√2)")
+    fig.update_layout(
+        xaxis={"type": "log", "title": "decoder σ"},
+        yaxis={"type": "log", "title": "KL weight β"},
+        showlegend=False,
+        **LAYOUT,
+    )
+    return fig

@@ -1,0 +1,42 @@
+"""Laplace → L1, and Huber loss → its normalised density."""
+
+import streamlit as st
+
+from derivations.huber import huber_log_normaliser
+from figures.likelihood_plots import robust_densities
+from ui import pages
+from ui.controls import log_slider
+from ui.derivation_view import arrival_banner, show_derivation
+from ui.numeric_panel import numeric_check_panel
+
+st.title("Laplace → L1, Huber → its density")
+arrival_banner(pages.LAPLACE_HUBER.url_path)
+st.markdown(
+    "Any loss $\\ell(x-\\mu)$ with $\\int e^{-\\ell(r)/s}\\,dr < \\infty$ is the negative "
+    "log-density of $p(x\\mid z) = e^{-\\ell(x-\\mu)/s}/Z$, up to a constant. So L1 and Huber are "
+    "valid reconstruction terms; what they assume is a heavier-tailed noise model than the "
+    "Gaussian's."
+)
+
+st.header("Laplace → L1", anchor="laplace")
+show_derivation("laplace-l1")
+
+st.header("Huber → exp(−H_α/s) / Z", anchor="huber")
+show_derivation("huber")
+
+
+@st.fragment
+def robust_explorer() -> None:
+    left, right = st.columns(2)
+    with left:
+        scale = log_slider("scale s (σ for the Gaussian, b for Laplace)", "robust_scale", 0.1)
+    with right:
+        alpha = log_slider("Huber α (where quadratic turns linear)", "robust_alpha", 0.1)
+    st.plotly_chart(robust_densities(scale, alpha, huber_log_normaliser), key="robust_curve")
+
+
+robust_explorer()
+
+st.header("Numeric check", anchor="numeric-check")
+numeric_check_panel("laplace-l1")
+numeric_check_panel("huber")

@@ -1,0 +1,1 @@
+"""Streamlit glue: thin views over the pure `derivations/`, `models/` and `figures/` packages."""

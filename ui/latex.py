@@ -1,0 +1,74 @@
+"""LaTeX for derivation steps, with dropped terms and scale factors visibly marked.
+
+Pure (no Streamlit): the same SymPy objects the checker verifies are rendered here with
+`sp.latex`, so a page can never show a formula the code does not compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from derivations.base import Derivation, Step, check_derivation
+
+DROP_COLOUR = "#fde2e2"  # pale red: this term leaves the objective
+SCALE_COLOUR = "#dbeafe"  # pale blue: this factor leaves the objective
+
+
+@dataclass(frozen=True)
+class StepView:
+    label: str
+    relation: str
+    note: str
+    latex: str  # the step's line, with the dropped term or factor marked
+    result_latex: str  # the step's own expression alone
+    verified: str  # "", "symbolic", "numeric", or a failure reason
+
+
+def parameters_latex(derivation: Derivation) -> str:
+    return ", ".join(sp.latex(p) for p in derivation.parameters)
+
+
+def _marked(term: sp.Expr, colour: str, caption: str) -> str:
+    return (
+        rf"\underbrace{{\colorbox{{{colour}}}{{$\displaystyle {sp.latex(term)}$}}}}"
+        rf"_{{\text{{{caption}}}}}"
+    )
+
+
+def step_latex(step: Step, parameters: str) -> str:
+    expr = sp.latex(step.expr)
+    if step.relation == "start":
+        return expr
+    if step.relation == "equal":
+        return rf"= {expr}"
+    if step.relation == "drop":
+        marked = _marked(step.term, DROP_COLOUR, f"free of {parameters}: dropped")
+        return rf"= {expr} \;+\; {marked} \;\;\longrightarrow\;\; {expr}"
+    # scale: previous = term * expr
+    marked = _marked(step.term, SCALE_COLOUR, f"positive, free of {parameters}: divided out")
+    return rf"= {marked} \cdot \left({expr}\right) \;\;\longrightarrow\;\; {expr}"
+
+
+def derivation_views(derivation: Derivation, verify: bool = True) -> list[StepView]:
+    """One view per step; `verify` runs the relation check (a second or so, so cache the result)."""
+    params = parameters_latex(derivation)
+    checks = check_derivation(derivation) if verify else []
+    views = []
+    for index, step in enumerate(derivation.steps):
+        verified = ""
+        if verify and index > 0:
+            check = checks[index - 1]
+            verified = check.how if check.ok else f"FAILED: {check.how}"
+        views.append(
+            StepView(
+                label=step.label,
+                relation=step.relation,
+                note=step.note,
+                latex=step_latex(step, params),
+                result_latex=sp.latex(step.expr),
+                verified=verified,
+            )
+        )
+    return views

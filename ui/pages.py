@@ -1,0 +1,50 @@
+"""The app's page table: one entry per page file, grouped into navigation sections.
+
+Kept as plain data so the home page, the router and the tests read the same list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str  # relative to the project root, e.g. "pages/gaussian.py"
+    title: str
+    url_path: str
+    icon: str
+    default: bool = False
+
+    def to_streamlit(self):
+        import streamlit as st  # imported lazily: tests read this table without Streamlit running
+
+        return st.Page(
+            str(ROOT / self.path),
+            title=self.title,
+            url_path=self.url_path,
+            icon=self.icon,
+            default=self.default,
+        )
+
+
+HOME = PageSpec("pages/home.py", "Questions", "home", ":material/help:", default=True)
+GAUSSIAN = PageSpec("pages/gaussian.py", "Gaussian → MSE", "gaussian", ":material/bell:")
+BERNOULLI = PageSpec("pages/bernoulli.py", "Bernoulli → BCE", "bernoulli", ":material/contrast:")
+LAPLACE_HUBER = PageSpec(
+    "pages/laplace_huber.py", "Laplace → L1, Huber", "laplace-huber", ":material/change_history:"
+)
+KL = PageSpec("pages/kl.py", "The KL term", "kl", ":material/compare_arrows:")
+ELBO = PageSpec("pages/elbo.py", "The ELBO and β = 2σ²", "elbo", ":material/functions:")
+
+SECTIONS: dict[str, list[PageSpec]] = {
+    "Start": [HOME],
+    "Derivations": [GAUSSIAN, BERNOULLI, LAPLACE_HUBER, KL, ELBO],
+}
+
+
+def all_pages() -> list[PageSpec]:
+    return [page for pages in SECTIONS.values() for page in pages]

@@ -1,0 +1,174 @@
+"""The questions learners ask, each linked to the page section that answers it.
+
+Plain data (no Streamlit): the home page lists these, each target page greets a visitor who came
+from one (`?q=<key>`), and a test checks that every link points at a real page and section.
+Sources: ../shared/questions/ (real Q&A threads, slips included) and the usual forum staples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ui import pages
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str  # stable id, used as ?q=<key>
+    text: str
+    page: pages.PageSpec
+    anchor: str  # section anchor on that page
+    answer: str  # one-sentence answer shown on both ends
+    source: str = ""  # which shared question (or "common") raised it
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question(
+        "mse-valid",
+        "Is MSE a valid ELBO term, or just a heuristic?",
+        pages.GAUSSIAN,
+        "to-mse",
+        "Valid: it is −log N(x; μ, σ²I) for a fixed σ, with constants dropped and 1/(2σ²) "
+        "divided out; both changes leave the optimal μ where it was.",
+        "01-is-mse-a-valid-elbo-term",
+    ),
+    Question(
+        "constants",
+        "Where do the constants go when log N(x; μ, σ²I) becomes MSE?",
+        pages.GAUSSIAN,
+        "dropped-constants",
+        "−D/2·log 2π − D·log σ do not depend on the decoder's output μ, so they shift the "
+        "objective without moving its maximum; the page shows their value for your σ and D.",
+        "02-expanding-log-gaussian-to-mse",
+    ),
+    Question(
+        "log-sigma-slip",
+        "After taking the log I get −½·Σσᵢ². How do I finish the derivation?",
+        pages.GAUSSIAN,
+        "per-pixel-sigma",
+        "The term is −½·Σ log σᵢ² (the log of the determinant), not −½·Σσᵢ². With one fixed σ it "
+        "is constant and drops; with learned σᵢ it stays in the loss.",
+        "02-expanding-log-gaussian-to-mse",
+    ),
+    Question(
+        "what-is-y-hat",
+        "In Σ(xᵢ − μᵢ)², which is the label and which is the prediction?",
+        pages.GAUSSIAN,
+        "to-mse",
+        "xᵢ is pixel i of the input image (the 'label'); μᵢ is the decoder's output for it "
+        "(the 'prediction'), the mean of p(x|z). No sample is drawn from the decoder in training.",
+        "02-expanding-log-gaussian-to-mse",
+    ),
+    Question(
+        "recon-term-to-mse",
+        "How does E_q[log p(x|z)] turn into an MSE in code?",
+        pages.ELBO,
+        "reconstruction-term",
+        "Draw one z from q(z|x) (reparameterised), decode it to μ, and evaluate log N(x; μ, σ²I); "
+        "the expectation is that single-sample average, and the Gaussian log-density is −SSE/(2σ²) "
+        "plus constants.",
+        "03-reconstruction-error-to-mse",
+    ),
+    Question(
+        "learning-rate",
+        "Is the 1/(2σ²) just a learning rate I can absorb?",
+        pages.ELBO,
+        "beta",
+        "No. It scales the reconstruction term only, not the KL, so it sets their ratio: the "
+        "fixed-σ ELBO is the β-VAE objective SSE + β·KL with β = 2σ². It is a KL weight.",
+        "03-reconstruction-error-to-mse",
+    ),
+    Question(
+        "gradient",
+        "The gradient of log N is the MSE gradient times a constant. So why does σ matter?",
+        pages.GAUSSIAN,
+        "gradient",
+        "Alone, the factor D/(2σ²) only rescales the step; next to the KL term it changes which "
+        "way the sum of the two gradients points.",
+        "03-reconstruction-error-to-mse",
+    ),
+    Question(
+        "kl-sign",
+        "Is the ELBO E_q[log p(x|z)] + KL(q‖p)?",
+        pages.ELBO,
+        "sign",
+        "No: ELBO = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)). The KL is subtracted; the loss you "
+        "minimise is −ELBO = reconstruction loss + KL.",
+        "01-is-mse-a-valid-elbo-term",
+    ),
+    Question(
+        "bce-grey",
+        "Why do people use BCE on images that are not binary?",
+        pages.BERNOULLI,
+        "continuous-bernoulli",
+        "Because it trains, but on grey pixels BCE is not a normalised log-likelihood: the "
+        "continuous Bernoulli adds log C(λ), which depends on λ and so cannot be dropped.",
+        "04-mse-bce-huber-as-elbo",
+    ),
+    Question(
+        "mse-vs-bce",
+        "MSE or BCE: which reconstruction loss should my VAE use?",
+        pages.BERNOULLI,
+        "bce",
+        "Each is a choice of p(x|z): MSE is a Gaussian, BCE a Bernoulli (binary data). Compare "
+        "them only through a proper likelihood, e.g. bits/dim of discretised data in the lab.",
+        "04-mse-bce-huber-as-elbo",
+    ),
+    Question(
+        "huber",
+        "Can I use Huber (or L1) loss as the reconstruction term?",
+        pages.LAPLACE_HUBER,
+        "huber",
+        "Yes: L1 is a Laplace likelihood and Huber is the density exp(−H_α(r)/s)/Z(α, s), whose "
+        "normaliser Z is finite and has a closed form.",
+        "04-mse-bce-huber-as-elbo",
+    ),
+    Question(
+        "single-sample",
+        "The TensorFlow tutorial uses log p(x|z) + log p(z) − log q(z|x). Is that the ELBO?",
+        pages.KL,
+        "monte-carlo",
+        "It is a single-sample Monte-Carlo estimate of it: unbiased, but noisier than using the "
+        "closed-form KL, with a variance the page computes.",
+        "04-mse-bce-huber-as-elbo",
+    ),
+    Question(
+        "kl-closed-form",
+        "Where does −½·Σ(1 + log σ² − μ² − σ²) come from?",
+        pages.KL,
+        "closed-form",
+        "It is KL(N(μ, σ²) ‖ N(0, 1)) in closed form, summed over latent dimensions.",
+        "02-expanding-log-gaussian-to-mse",
+    ),
+    Question(
+        "sum-vs-mean",
+        "Should the reconstruction loss be summed or averaged over pixels?",
+        pages.GAUSSIAN,
+        "sum-vs-mean",
+        "The log-likelihood sums over pixels. Averaging divides it by D, which next to a summed "
+        "KL is the same as multiplying β by D.",
+        "common",
+    ),
+    Question(
+        "blurry",
+        "Why are my VAE's reconstructions blurry?",
+        pages.ELBO,
+        "beta",
+        "Often because σ is implicitly large (a mean-reduced MSE next to a summed KL), which "
+        "weights the KL heavily: the decoder falls back to the average image.",
+        "common",
+    ),
+    Question(
+        "learned-sigma",
+        "Can the decoder learn σ as well? What happens then?",
+        pages.GAUSSIAN,
+        "learned-sigma",
+        "Yes; then D·log σ is no longer constant. The best shared σ² is the MSE, leaving the "
+        "objective −D/2·log MSE (the 'calibrated decoder').",
+        "common",
+    ),
+)
+
+
+def by_key(key: str) -> Question | None:
+    return next((q for q in QUESTIONS if q.key == key), None)
