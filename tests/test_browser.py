@@ -1,0 +1,44 @@
+"""The served app in a real headless chromium: every page renders maths and charts, no errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_helpers import error_texts, wait_until_idle
+from ui.pages import all_pages
+
+pytestmark = pytest.mark.browser
+
+# Pages whose content includes at least one Plotly chart.
+PAGES_WITH_CHARTS = {"gaussian", "bernoulli", "laplace-huber", "kl", "elbo"}
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.mark.parametrize("spec", all_pages(), ids=lambda s: s.url_path)
+def test_every_page_renders_in_chromium(page, streamlit_server, artifacts_dir, spec):
+    page.goto(f"{streamlit_server}/{spec.url_path}", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    page.wait_for_selector("h1", timeout=30_000)
+    assert error_texts(page) == []
+    if spec.url_path != "home":
+        assert page.locator(".katex").count() > 0, "the page's maths rendered with KaTeX"
+    if spec.url_path in PAGES_WITH_CHARTS:
+        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=30_000)
+    page.screenshot(path=str(artifacts_dir / "screenshots" / f"{spec.url_path}.png"), full_page=True)
+
+
+def test_home_question_link_opens_the_answering_section(page, streamlit_server):
+    page.goto(f"{streamlit_server}/home", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    page.get_by_text("Where do the constants go").first.click()
+    page.wait_for_url("**/gaussian?q=constants", timeout=30_000)
+    wait_until_idle(page)
+    assert page.get_by_text("You asked:").count() == 1
+    assert error_texts(page) == []
