@@ -68,7 +68,7 @@ st.markdown(
     "by $D$ to reach the mean). On its own, dividing by $D$ does not move the optimum. Inside a "
     "VAE it does: the KL term is not divided, so a pixel-mean MSE next to a summed KL weights "
     "the KL $D$ times more, which is the Gaussian ELBO with $\\sigma^2 = D/2$ "
-    "(σ ≈ 19.8 for MNIST). See [the ELBO page](/elbo) for β = 2σ²."
+    "(σ ≈ 19.8 for MNIST). See [the ELBO page](/elbo-beta) for β = 2σ²."
 )
 
 st.header("The gradient: (x − μ)/σ² against the MSE gradient", anchor="gradient")
@@ -76,7 +76,7 @@ st.markdown(
     "Gradients tell the same story: the log-density's gradient in $\\mu_j$ is the MSE gradient "
     "times the positive constant $D/(2\\sigma^2)$. Alone that only rescales the step (as a "
     "learning rate would), but the ELBO adds a KL gradient that is *not* rescaled, so σ sets the "
-    "balance between the two: see [β = 2σ²](/elbo)."
+    "balance between the two: see [β = 2σ²](/elbo-beta)."
 )
 show_derivation("gaussian-gradient")
 

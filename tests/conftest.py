@@ -1,4 +1,4 @@
-"""Shared fixtures: a real `streamlit run` server and a headless Debian chromium for browser tests."""
+"""Shared fixtures: a real `streamlit run` server and headless Debian chromium (browser tests)."""
 
 from __future__ import annotations
 
@@ -52,9 +52,18 @@ def start_streamlit(extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen,
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")  # noqa: SIM115 - closed with process
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-            "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--server.headless", "true", *extra_args,
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            *extra_args,
         ],
         cwd=ROOT,
         stdout=log,

@@ -28,7 +28,9 @@ def test_page_renders_through_router_without_errors(spec):
 def test_derivation_pages_show_verified_steps():
     at = open_page(GAUSSIAN)
     verified = [m.value for m in at.markdown if "✓ verified" in m.value]
-    assert len(verified) >= 5, "each non-start step of the Gaussian derivations carries a check mark"
+    assert len(verified) >= 5, (
+        "each non-start step of the Gaussian derivations carries a check mark"
+    )
 
 
 def test_home_links_every_question_to_a_real_section():
@@ -55,3 +57,16 @@ def test_unknown_question_key_is_ignored_quietly():
     at = open_page(GAUSSIAN, query={"q": "<script>alert(1)</script>"})
     assert not at.exception
     assert not any("You asked" in i.value for i in at.info)
+
+
+def test_url_paths_never_equal_a_page_file_stem():
+    """A fresh server's legacy multipage run must not find a page file for any app URL."""
+    for spec in all_pages():
+        assert Path(spec.path).stem.replace("_", "-") != spec.url_path, spec
+
+
+def test_markdown_links_point_at_real_pages():
+    url_paths = {spec.url_path for spec in all_pages()}
+    for spec in all_pages():
+        for target in re.findall(r"\]\(/([a-z0-9-]+)", (ROOT / spec.path).read_text()):
+            assert target in url_paths, f"{spec.path} links to /{target}, which is no page"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.browser_helpers import error_texts, wait_until_idle
-from ui.pages import all_pages
+from ui.pages import BERNOULLI, ELBO, GAUSSIAN, HOME, KL, LAPLACE_HUBER, all_pages
 
 pytestmark = pytest.mark.browser
 
 # Pages whose content includes at least one Plotly chart.
-PAGES_WITH_CHARTS = {"gaussian", "bernoulli", "laplace-huber", "kl", "elbo"}
+PAGES_WITH_CHARTS = {GAUSSIAN, BERNOULLI, LAPLACE_HUBER, KL, ELBO}
 
 
 @pytest.fixture()
@@ -27,18 +27,20 @@ def test_every_page_renders_in_chromium(page, streamlit_server, artifacts_dir, s
     wait_until_idle(page)
     page.wait_for_selector("h1", timeout=30_000)
     assert error_texts(page) == []
-    if spec.url_path != "home":
+    if spec != HOME:
         assert page.locator(".katex").count() > 0, "the page's maths rendered with KaTeX"
-    if spec.url_path in PAGES_WITH_CHARTS:
+    if spec in PAGES_WITH_CHARTS:
         page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=30_000)
-    page.screenshot(path=str(artifacts_dir / "screenshots" / f"{spec.url_path}.png"), full_page=True)
+    page.screenshot(
+        path=str(artifacts_dir / "screenshots" / f"{spec.url_path}.png"), full_page=True
+    )
 
 
 def test_home_question_link_opens_the_answering_section(page, streamlit_server):
-    page.goto(f"{streamlit_server}/home", wait_until="domcontentloaded")
+    page.goto(f"{streamlit_server}/{HOME.url_path}", wait_until="domcontentloaded")
     wait_until_idle(page)
     page.get_by_text("Where do the constants go").first.click()
-    page.wait_for_url("**/gaussian?q=constants", timeout=30_000)
+    page.wait_for_url(f"**/{GAUSSIAN.url_path}?q=constants", timeout=30_000)
     wait_until_idle(page)
     assert page.get_by_text("You asked:").count() == 1
     assert error_texts(page) == []

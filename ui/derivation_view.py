@@ -23,10 +23,14 @@ def step_views(slug: str) -> list[StepView]:
 
 
 def show_derivation(slug: str) -> None:
-    derivation = derivations.get(slug)
-    if derivation.summary:
-        st.markdown(derivation.summary)
-    for index, view in enumerate(step_views(slug)):
+    """A registry derivation, rendered from cached, verified step views."""
+    show_steps(derivations.get(slug).summary, step_views(slug))
+
+
+def show_steps(summary: str, views: list[StepView]) -> None:
+    if summary:
+        st.markdown(summary)
+    for index, view in enumerate(views):
         with st.container(border=index == 0):
             head = f"{RELATION_BADGE[view.relation]} **{view.label or f'step {index + 1}'}**"
             if view.verified.startswith("FAILED"):

@@ -1,6 +1,11 @@
 """The app's page table: one entry per page file, grouped into navigation sections.
 
 Kept as plain data so the home page, the router and the tests read the same list.
+
+Every url_path differs from its file's stem on purpose. With a `pages/` folder beside app.py,
+Streamlit runs a fresh server's first script run in legacy multipage mode, which maps /<stem> to
+pages/<stem>.py and runs that file *without* app.py. When no stem matches the URL, the legacy run
+falls back to app.py, whose st.navigation switches legacy mode off for good.
 """
 
 from __future__ import annotations
@@ -31,18 +36,26 @@ class PageSpec:
         )
 
 
-HOME = PageSpec("pages/home.py", "Questions", "home", ":material/help:", default=True)
-GAUSSIAN = PageSpec("pages/gaussian.py", "Gaussian → MSE", "gaussian", ":material/bell:")
-BERNOULLI = PageSpec("pages/bernoulli.py", "Bernoulli → BCE", "bernoulli", ":material/contrast:")
-LAPLACE_HUBER = PageSpec(
-    "pages/laplace_huber.py", "Laplace → L1, Huber", "laplace-huber", ":material/change_history:"
+HOME = PageSpec("pages/home.py", "Questions", "questions", ":material/help:", default=True)
+GAUSSIAN = PageSpec("pages/gaussian.py", "Gaussian → MSE", "gaussian-mse", ":material/show_chart:")
+BERNOULLI = PageSpec(
+    "pages/bernoulli.py", "Bernoulli → BCE", "bernoulli-bce", ":material/contrast:"
 )
-KL = PageSpec("pages/kl.py", "The KL term", "kl", ":material/compare_arrows:")
-ELBO = PageSpec("pages/elbo.py", "The ELBO and β = 2σ²", "elbo", ":material/functions:")
+LAPLACE_HUBER = PageSpec(
+    "pages/laplace_huber.py", "Laplace → L1, Huber", "laplace-l1-huber", ":material/change_history:"
+)
+KL = PageSpec("pages/kl.py", "The KL term", "kl-term", ":material/compare_arrows:")
+ELBO = PageSpec("pages/elbo.py", "The ELBO and β = 2σ²", "elbo-beta", ":material/functions:")
+
+LAB = PageSpec("pages/lab.py", "Live lab", "live-lab", ":material/science:")
+IMPLIED_SIGMA = PageSpec(
+    "pages/implied_sigma.py", "What σ does my code assume?", "what-sigma", ":material/code:"
+)
 
 SECTIONS: dict[str, list[PageSpec]] = {
     "Start": [HOME],
     "Derivations": [GAUSSIAN, BERNOULLI, LAPLACE_HUBER, KL, ELBO],
+    "Lab": [LAB, IMPLIED_SIGMA],
 }
 
 

@@ -1,0 +1,142 @@
+"""What σ does my code assume? The σ² (or Laplace scale) implied by a loss's reductions."""
+
+import streamlit as st
+
+from derivations import implied_sigma
+from ui import pages
+from ui.derivation_view import arrival_banner, show_steps
+from ui.implied_view import LAB_SIGMA_RANGE, implied_steps, lab_query
+
+st.title("What σ does my code assume?")
+arrival_banner(pages.IMPLIED_SIGMA.url_path)
+st.markdown(
+    "A loss in code fixes a likelihood whether you meant it to or not. `F.mse_loss(x_hat, x)` "
+    "averages over pixels while the KL is usually summed over latent dimensions: that is the "
+    "Gaussian ELBO with σ² = D/2 (σ ≈ 19.8 on MNIST), a huge KL weight that collapses the "
+    "posterior and blurs every reconstruction. Pick your code below, or set the reductions by hand."
+)
+
+CUSTOM = "(set by hand below)"
+RECON_KEYS = ("loss", "recon", "recon_batch")
+KL_KEYS = ("kl", "kl_batch")
+
+
+def _apply_snippet(table: dict, widget_key: str, prefix: str) -> None:
+    """Fill the reduction widgets from the picked snippet (a callback, before widgets redraw)."""
+    name = st.session_state[widget_key]
+    if name in table:
+        for key, value in table[name].kwargs.items():
+            st.session_state[f"{prefix}{key}"] = value
+
+
+PREFIX = "implied_"
+defaults = {
+    "loss": "squared",
+    "recon": "mean",
+    "recon_batch": "mean",
+    "kl": "sum",
+    "kl_batch": "mean",
+}
+for key, value in defaults.items():
+    st.session_state.setdefault(f"{PREFIX}{key}", value)
+
+st.header("Your code", anchor="snippets")
+left, right = st.columns(2)
+with left:
+    recon_pick = st.selectbox(
+        "reconstruction term",
+        [CUSTOM, *implied_sigma.RECON_SNIPPETS],
+        index=1,
+        key="implied_recon_snippet",
+        on_change=_apply_snippet,
+        args=(implied_sigma.RECON_SNIPPETS, "implied_recon_snippet", PREFIX),
+    )
+    if recon_pick in implied_sigma.RECON_SNIPPETS:
+        st.code(implied_sigma.RECON_SNIPPETS[recon_pick].code, language="python")
+        st.caption(implied_sigma.RECON_SNIPPETS[recon_pick].source)
+with right:
+    kl_pick = st.selectbox(
+        "KL term",
+        [CUSTOM, *implied_sigma.KL_SNIPPETS],
+        index=2,
+        key="implied_kl_snippet",
+        on_change=_apply_snippet,
+        args=(implied_sigma.KL_SNIPPETS, "implied_kl_snippet", PREFIX),
+    )
+    if kl_pick in implied_sigma.KL_SNIPPETS:
+        st.code(implied_sigma.KL_SNIPPETS[kl_pick].code, language="python")
+        st.caption(implied_sigma.KL_SNIPPETS[kl_pick].source)
+
+with st.expander("Sizes and reductions", expanded=True):
+    c1, c2, c3, c4 = st.columns(4)
+    preset = c1.selectbox("data", list(implied_sigma.DATA_DIMENSIONS), index=1, key="implied_data")
+    dimension = c1.number_input(
+        "pixels D", 1, 10_000_000, implied_sigma.DATA_DIMENSIONS[preset], key=f"implied_D_{preset}"
+    )
+    latent_dim = c2.number_input("latent dimensions J", 1, 100_000, 20, key="implied_J")
+    batch_size = c2.number_input("batch size B", 1, 1_000_000, 128, key="implied_B")
+    loss = c3.selectbox("reconstruction loss", implied_sigma.LOSSES, key=f"{PREFIX}loss")
+    recon = c3.radio("over pixels", implied_sigma.REDUCTIONS, key=f"{PREFIX}recon", horizontal=True)
+    recon_batch = c3.radio(
+        "over the batch", implied_sigma.REDUCTIONS, key=f"{PREFIX}recon_batch", horizontal=True
+    )
+    kl = c4.radio("KL over latents", implied_sigma.REDUCTIONS, key=f"{PREFIX}kl", horizontal=True)
+    kl_batch = c4.radio(
+        "KL over the batch", implied_sigma.REDUCTIONS, key=f"{PREFIX}kl_batch", horizontal=True
+    )
+    kl_weight = c4.number_input(
+        "explicit KL weight",
+        min_value=1e-9,
+        max_value=1e9,
+        value=1.0,
+        format="%g",
+        key="implied_weight",
+    )
+
+arguments = {
+    "D": int(dimension),
+    "latent_dim": int(latent_dim),
+    "batch_size": int(batch_size),
+    "recon": recon,
+    "recon_batch": recon_batch,
+    "kl": kl,
+    "kl_batch": kl_batch,
+    "kl_weight": float(kl_weight),
+    "loss": loss,
+}
+try:
+    result = implied_sigma.implied(**arguments)
+except ValueError as error:
+    st.error(f"Cannot compute the implied likelihood: {error}")
+    st.stop()
+
+st.header("What it implies", anchor="result")
+m1, m2, m3 = st.columns(3)
+if result.sigma2 is not None and loss == "squared":
+    m1.metric("implied σ²", f"{result.sigma2:.4g}")
+    m2.metric("implied σ", f"{result.sigma:.4g}")
+elif result.scale is not None:
+    m1.metric(
+        "implied Laplace scale b" if loss == "l1" else "implied Huber scale s",
+        f"{result.scale:.4g}",
+    )
+    m2.metric("noise std it assumes", f"{result.noise_std:.4g}")
+else:
+    m1.metric("implied σ²", "none (Bernoulli)")
+m3.metric("KL weight β (vs. a plain per-pixel sum)", f"{result.beta:.4g}")
+verdict_box = st.success if result.verdict == implied_sigma.MATCHES else st.warning
+verdict_box(f"**{result.verdict}.** {result.explanation}")
+
+query, clamped = lab_query(result)
+label = f"Open the live lab with these settings ({query['likelihood']}"
+label += (
+    f", β = {query['beta']})" if query["likelihood"] == "bernoulli" else f", σ = {query['sigma']})"
+)
+if clamped:
+    label += f", clamped to the lab's range {LAB_SIGMA_RANGE[0]:g} to {LAB_SIGMA_RANGE[1]:g}"
+if st.button(label, icon=":material/science:", key="implied_open_lab"):
+    st.switch_page(pages.LAB.path, query_params=query)
+
+st.header("The algebra, step by step", anchor="algebra")
+summary, views = implied_steps(tuple(sorted(arguments.items())))
+show_steps(summary, views)

@@ -1,0 +1,189 @@
+"""The live lab: this browser session trains its own VAE while you change σ and the likelihood."""
+
+import time
+
+import streamlit as st
+
+from figures.images import grid_png
+from figures.lab_plots import kl_per_dimension, latent_scatter, loss_curves
+from models.data import DataError
+from models.evaluate import ACTIVE_THRESHOLD
+from ui import pages
+from ui.derivation_view import arrival_banner
+from ui.lab_controls import lab_session, settings_controls
+from ui.lab_session import comparison_rows
+
+SLICE_SECONDS = 0.12  # training per timer tick: short, so a drag or click is served quickly
+REFRESH_SECONDS = 0.25  # timer between live updates while training
+
+st.title("Live lab")
+arrival_banner(pages.LAB.url_path)
+st.markdown(
+    "This browser tab trains **its own** small VAE (nobody else's tab sees it). Press Train, "
+    "watch the reconstructions sharpen, then drag σ or switch the likelihood while it trains. "
+    "The [ELBO page](/elbo-beta) explains why σ acts as a KL weight β = 2σ²; the "
+    "[Gaussian page](/gaussian-mse) why MSE is a log-likelihood."
+)
+
+session = lab_session()
+settings = settings_controls(session)
+changed = session.apply(settings)
+st.query_params.from_dict({**settings.to_query()})  # the URL reopens the lab with these settings
+
+# ---- run controls ----------------------------------------------------------------------------
+buttons = st.columns([1, 1, 1, 1, 1])
+try:
+    if session.running:
+        if buttons[0].button("Pause", icon=":material/pause:", key="lab_pause", type="primary"):
+            session.pause()
+            st.rerun()
+    elif buttons[0].button(
+        "Resume" if session.step else "Train",
+        icon=":material/play_arrow:",
+        key="lab_train",
+        type="primary",
+    ):
+        session.start()
+        st.rerun()
+    if buttons[1].button("Reset", icon=":material/restart_alt:", key="lab_reset"):
+        session.reset()
+        st.rerun()
+except DataError as error:
+    st.error(f"Cannot load the data set: {error}")
+    st.stop()
+if buttons[2].button(
+    "Pin this run", icon=":material/push_pin:", key="lab_pin", disabled=session.trainer is None
+):
+    session.pin()
+buttons[3].download_button(
+    "Metrics CSV",
+    data=session.metrics_csv,
+    file_name="likelihood-lab-metrics.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    key="lab_csv",
+    on_click="ignore",
+    disabled=session.trainer is None,
+)
+buttons[4].download_button(
+    "Weights",
+    data=session.weights_bytes,
+    file_name="likelihood-lab-vae.pt",
+    mime="application/octet-stream",
+    icon=":material/download:",
+    key="lab_weights",
+    on_click="ignore",
+    disabled=session.trainer is None,
+)
+
+if session.message:
+    st.error(f"Training paused: {session.message}", icon=":material/warning:")
+    if st.button("Reset the model and try again", key="lab_reset_after_error"):
+        session.reset()
+        st.rerun()
+if session.pending_reset:
+    st.info("Data set, latent size or seed changed: press **Reset** to build the new model.")
+if changed and session.trainer is not None:
+    st.toast("Applied mid-run: " + ", ".join(changed))
+
+
+# ---- the live view -------------------------------------------------------------------------
+def live_view() -> None:
+    started = time.perf_counter()
+    was_running = session.running
+    session.train_slice(SLICE_SECONDS)
+    if was_running and not session.running:
+        st.rerun()  # training stopped itself (non-finite loss): redraw the buttons and message
+    if session.trainer is None:
+        st.info("Press **Train** to start.")
+        return
+    data = session.dataset()
+    last = session.last_slice
+    rate = f" · {last.steps_per_second:,.0f} steps/s" if last and last.steps else ""
+    st.markdown(f"**step {session.step:,}**{rate} · {'training' if session.running else 'paused'}")
+
+    metrics = session.refresh_metrics()
+    m = st.columns(5)
+    m[0].metric("test ELBO (nats/image)", f"{metrics.elbo:.1f}")
+    m[1].metric("MSE per pixel", f"{metrics.mse:.4f}")
+    m[2].metric("KL (nats)", f"{metrics.kl:.2f}")
+    m[3].metric("active units", f"{metrics.active_units} / {settings.latent_dim}")
+    bits = "n/a" if metrics.bits_per_dim is None else f"{metrics.bits_per_dim:.3f}"
+    m[4].metric(
+        "bits/dim (discretised)",
+        bits,
+        help="The one number comparable across likelihoods: −log₂ P(data bin) per pixel.",
+    )
+
+    history = session.history()
+    st.plotly_chart(
+        loss_curves(
+            history["step"], history["loss"], history["recon"], history["kl"], history["events"]
+        ),
+        key="lab_losses",
+    )
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Test digits**: input | decoder mean | a sample from p(x|z)")
+        st.image(grid_png(session.reconstruction_rows(8), data.image_shape), width=260)
+        st.caption(
+            "The mean is what the model predicts; the sample adds the likelihood's own noise. "
+            "Large σ: blurry means. Tiny σ: sharp means, but the model claims near-zero noise."
+        )
+    with right:
+        st.markdown("**Samples from the prior**: decoder means at z ~ N(0, I)")
+        samples = session.prior_samples(16)
+        st.image(
+            grid_png([samples[i : i + 4] for i in range(0, 16, 4)], data.image_shape), width=260
+        )
+        st.caption("If the KL weight is too small, q(z|x) drifts from the prior and these degrade.")
+
+    left, right = st.columns([3, 2])
+    with left:
+        z, labels = session.latent_codes()
+        event = st.plotly_chart(
+            latent_scatter(z, labels),
+            key="lab_latent",
+            on_select="rerun",
+            selection_mode="points",
+        )
+        points = event.selection.points if event and event.selection else []
+        if points:
+            decoded = session.decode_test_point(int(points[0]["customdata"]))
+            if decoded is not None:
+                st.image(
+                    grid_png([list(decoded)], data.image_shape),
+                    width=120,
+                    caption="clicked digit | its decoding",
+                )
+        else:
+            st.caption("Click a point to see that digit and its decoding.")
+    with right:
+        st.plotly_chart(kl_per_dimension(metrics.kl_per_dim, ACTIVE_THRESHOLD), key="lab_kl")
+        st.caption(
+            "A grey bar is a collapsed dimension: its posterior equals the prior, so it carries "
+            "no information. Raise σ (or β) and watch them go grey."
+        )
+    session.record_update(time.perf_counter() - started)
+    percentiles = session.update_percentiles()
+    if percentiles:
+        st.caption(
+            f"update time p50 {percentiles[0]:.0f} ms, p95 {percentiles[1]:.0f} ms "
+            f"(server side, last {len(session.update_ms)} updates)"
+        )
+
+
+st.fragment(live_view, run_every=REFRESH_SECONDS if session.running else None)()
+
+# ---- pinned runs ----------------------------------------------------------------------------
+if session.pinned:
+    st.header("Pinned runs", anchor="pinned")
+    st.dataframe(comparison_rows(session.pinned), hide_index=True, width="stretch")
+    columns = st.columns(min(4, len(session.pinned)))
+    for index, run in enumerate(session.pinned):
+        with columns[index % len(columns)]:
+            st.image(
+                grid_png(run.grid_rows, run.image_shape, scale=4),
+                width=150,
+                caption=f"run {index + 1}: {run.settings.likelihood}, σ = {run.settings.sigma:g}",
+            )

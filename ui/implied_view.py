@@ -1,0 +1,31 @@
+"""Glue between the implied-σ calculator and the rest of the app (cached steps, lab link)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from derivations import implied_sigma
+from ui.lab_settings import BETA_RANGE, SIGMA_RANGE, LabSettings, clamp_sigma
+from ui.latex import StepView, derivation_views
+
+LAB_SIGMA_RANGE = SIGMA_RANGE
+_FAMILY = {"squared": "gaussian", "l1": "laplace", "huber": "huber", "bce": "bernoulli"}
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def implied_steps(arguments: tuple[tuple[str, object], ...]) -> tuple[str, list[StepView]]:
+    derivation = implied_sigma.derivation(**dict(arguments))
+    return derivation.summary, derivation_views(derivation)
+
+
+def lab_query(result: implied_sigma.Implied) -> tuple[dict[str, str], bool]:
+    """The lab's query string that trains with the likelihood this code implies, and whether
+    σ (or β) had to be clamped into the lab's range."""
+    family = _FAMILY[result.loss]
+    if family == "bernoulli":
+        beta = min(max(result.beta, BETA_RANGE[0]), BETA_RANGE[1])
+        settings = LabSettings(dataset="digits-binarised", likelihood=family, beta=beta)
+        return settings.to_query(), beta != result.beta
+    parameter = result.sigma if family == "gaussian" else result.scale
+    settings = LabSettings(likelihood=family, sigma=clamp_sigma(parameter), alpha=1.0)
+    return settings.to_query(), settings.sigma != parameter

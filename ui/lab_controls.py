@@ -1,0 +1,94 @@
+"""The lab's per-session state and its settings widgets (which return a plain LabSettings)."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from models import likelihoods
+from ui.controls import SIGMA_GRID, log_slider
+from ui.lab_session import LabSession
+from ui.lab_settings import DATASETS, LabSettings, from_query
+
+BETA_GRID = tuple(float(f"{v:.3g}") for v in (10 ** (k / 4) for k in range(-12, 13)))
+LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+DATA_FOLDER_ENV = "LIKELIHOOD_LAB_IDX_DIR"  # where MNIST / Fashion-MNIST IDX files live
+DATASET_LABELS = {
+    "digits": "8×8 digits (embedded)",
+    "digits-binarised": "8×8 digits, binarised",
+    "mnist": "MNIST (IDX folder)",
+    "fashion-mnist": "Fashion-MNIST (IDX folder)",
+}
+
+
+def lab_session() -> LabSession:
+    """This browser session's lab, created once; the first visit reads settings from the URL."""
+    if "lab" not in st.session_state:
+        settings, problems = from_query(st.query_params.to_dict())
+        st.session_state.lab = LabSession(settings, data_folder=os.environ.get(DATA_FOLDER_ENV))
+        st.session_state.lab_url_problems = problems
+    for problem in st.session_state.get("lab_url_problems", []):
+        st.warning(f"Ignored a setting in the link: {problem}. Using the default instead.")
+    return st.session_state.lab
+
+
+def settings_controls(session: LabSession) -> LabSettings:
+    """Widgets in the sidebar, seeded from the session's settings; returns what they show."""
+    current = session.settings
+    with st.sidebar:
+        st.subheader("Lab settings")
+        dataset = st.selectbox(
+            "data set",
+            DATASETS,
+            index=DATASETS.index(current.dataset),
+            format_func=DATASET_LABELS.get,
+            key="lab_dataset",
+        )
+        if dataset in ("mnist", "fashion-mnist"):
+            folder = st.text_input(
+                "IDX folder",
+                value=session.data_folder or "",
+                key="lab_folder",
+                help=f"A local folder with the four IDX files (or set {DATA_FOLDER_ENV}).",
+            )
+            session.data_folder = folder.strip() or None
+        names = likelihoods.names()
+        likelihood = st.selectbox(
+            "likelihood p(x|z)",
+            names,
+            index=names.index(current.likelihood),
+            format_func=lambda n: likelihoods.info(n).display,
+            key="lab_likelihood",
+        )
+        info = likelihoods.info(likelihood)
+        st.caption(info.note)
+        sigma = current.sigma
+        if info.slider:
+            symbol = "σ" if info.slider == "sigma" else "scale"
+            sigma = log_slider(f"{symbol} (log scale)", "lab_sigma", current.sigma, SIGMA_GRID)
+        alpha = current.alpha
+        if "alpha" in info.params:
+            alpha = log_slider("Huber α", "lab_alpha", current.alpha, SIGMA_GRID)
+        beta = log_slider("KL weight β (1 = the ELBO)", "lab_beta", current.beta, BETA_GRID)
+        lr = st.select_slider(
+            "learning rate",
+            LR_GRID,
+            value=min(LR_GRID, key=lambda v: abs(v - current.lr)),
+            format_func=lambda v: f"{v:g}",
+            key="lab_lr",
+        )
+        latent_dim = st.number_input(
+            "latent dimensions", 1, 32, current.latent_dim, key="lab_latent_dim"
+        )
+        seed = st.number_input("seed", 0, 2**31 - 1, current.seed, key="lab_seed")
+    return LabSettings(
+        dataset=dataset,
+        likelihood=likelihood,
+        sigma=sigma,
+        alpha=alpha,
+        latent_dim=int(latent_dim),
+        beta=beta,
+        lr=float(lr),
+        seed=int(seed),
+    )

@@ -1,0 +1,318 @@
+"""One browser session's lab: its own model, optimiser, settings, history and pinned runs.
+
+Pure Python + PyTorch (no Streamlit), so isolation and the training/rerun race are unit-tested.
+A page keeps one `LabSession` per Streamlit session in `st.session_state`; nothing here is shared
+between sessions except read-only data sets.
+
+Concurrency: Streamlit may start a rerun of a session while a slice of that session is still
+inside a torch step (fast reruns, a fragment timer and a widget event can overlap). Every method
+that touches the trainer holds `self.lock`. `train_slice` only *tries* the lock: a rerun that
+finds training in progress draws the last state instead of waiting, so widgets stay responsive.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import math
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from models import likelihoods
+from models.data import Dataset, load_dataset
+from models.evaluate import Metrics, evaluate
+from models.trainer import SliceResult, TrainConfig, Trainer
+from models.vae import VAEConfig, to_bytes
+from ui.lab_settings import LabSettings
+
+HIDDEN = 128  # decoder/encoder width: small enough for 8 sessions on 2 cores
+EVAL_EXAMPLES = 360  # the whole digits test split; the first 360 of a larger one
+EVAL_K = 8  # importance samples for the live IWAE / bits-per-dim estimate
+
+
+@functools.lru_cache(maxsize=8)
+def cached_dataset(name: str, folder: str | None = None) -> Dataset:
+    """Data sets are read-only tensors, so every session may share one copy."""
+    return load_dataset(name, folder)
+
+
+@dataclass(frozen=True)
+class PinnedRun:
+    settings: LabSettings
+    step: int
+    metrics: dict  # Metrics.as_dict()
+    grid_rows: list  # reconstruction rows (arrays) for the comparison grid
+    image_shape: tuple[int, int]
+
+
+@dataclass
+class LabSession:
+    settings: LabSettings = field(default_factory=LabSettings)
+    data_folder: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    trainer: Trainer | None = None
+    running: bool = False
+    message: str | None = None  # why training stopped (non-finite loss), shown with a reset
+    metrics: Metrics | None = None
+    metrics_step: int = -1
+    pinned: list[PinnedRun] = field(default_factory=list)
+    update_ms: deque = field(default_factory=lambda: deque(maxlen=200))
+    last_slice: SliceResult | None = None
+    _needs_reset: bool = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def dataset(self) -> Dataset:
+        return cached_dataset(self.settings.dataset, self.data_folder)
+
+    def _new_trainer(self) -> Trainer:
+        s = self.settings
+        likelihood = likelihoods.make(s.likelihood, **s.likelihood_params())
+        return Trainer(
+            VAEConfig(latent_dim=s.latent_dim, hidden=HIDDEN),
+            self.dataset(),
+            likelihood,
+            seed=s.seed,
+            train=TrainConfig(lr=s.lr, beta=s.beta),
+        )
+
+    def ensure_trainer(self) -> Trainer:
+        with self.lock:
+            if self.trainer is None or self._needs_reset:
+                self.trainer = self._new_trainer()
+                self._needs_reset = False
+                self.metrics, self.metrics_step = None, -1
+            return self.trainer
+
+    def start(self) -> None:
+        self.ensure_trainer()
+        with self.lock:
+            if self.trainer.status.stopped:
+                self.trainer.resume()
+            self.running, self.message = True, None
+
+    def pause(self) -> None:
+        self.running = False
+
+    def reset(self) -> None:
+        """A fresh model with the current settings (history and metrics cleared, pins kept)."""
+        with self.lock:
+            self.trainer = self._new_trainer()
+            self._needs_reset = False
+            self.running, self.message = False, None
+            self.metrics, self.metrics_step, self.last_slice = None, -1, None
+
+    @property
+    def pending_reset(self) -> bool:
+        return self._needs_reset
+
+    # -- settings --------------------------------------------------------------------------------
+    def apply(self, new: LabSettings) -> list[str]:
+        """Apply changed settings; returns what changed. Data set, latent size and seed need a
+        fresh model, so they wait for a reset (`pending_reset`); the rest apply mid-run."""
+        old, changed = self.settings, []
+        if new == old:
+            return changed
+        with self.lock:
+            self.settings = new
+            if new.architecture() != old.architecture():
+                self._needs_reset = True
+                changed.append("model (applies on reset)")
+            trainer = self.trainer
+            if trainer is None or self._needs_reset:
+                return changed
+            if new.likelihood != old.likelihood:
+                trainer.set_likelihood(new.likelihood, **new.likelihood_params())
+                changed.append("likelihood")
+            else:
+                params = new.likelihood_params()
+                updates = {k: v for k, v in params.items() if old.likelihood_params().get(k) != v}
+                if updates:
+                    trainer.set_param(**updates)
+                    changed.extend(updates)
+            for name in ("beta", "lr"):
+                if getattr(new, name) != getattr(old, name):
+                    trainer.set_param(**{name: getattr(new, name)})
+                    changed.append(name)
+            self.message = None
+        return changed
+
+    # -- training --------------------------------------------------------------------------------
+    def train_slice(self, max_seconds: float) -> SliceResult | None:
+        """Train for at most `max_seconds` if running and the lock is free; None if skipped."""
+        if not self.running:
+            return None
+        if not self.lock.acquire(blocking=False):
+            return None  # another run of this session is mid-slice: draw, don't wait
+        try:
+            if self.trainer is None or self._needs_reset:
+                return None
+            result = self.trainer.run(max_seconds=max_seconds)
+            self.last_slice = result
+            if result.stopped_reason:
+                self.running, self.message = False, result.stopped_reason
+            return result
+        finally:
+            self.lock.release()
+
+    def record_update(self, seconds: float) -> None:
+        self.update_ms.append(1000.0 * seconds)
+
+    def update_percentiles(self) -> tuple[float, float] | None:
+        if not self.update_ms:
+            return None
+        values = np.asarray(self.update_ms)
+        return float(np.percentile(values, 50)), float(np.percentile(values, 95))
+
+    # -- views (each takes the lock briefly) -----------------------------------------------------
+    @property
+    def step(self) -> int:
+        return 0 if self.trainer is None else self.trainer.step
+
+    def history(self) -> dict[str, np.ndarray | list]:
+        with self.lock:
+            if self.trainer is None:
+                return {"step": [], "loss": [], "recon": [], "kl": [], "events": []}
+            h = self.trainer.history
+            n = len(h.step)  # copy under the lock: the trainer appends in place
+            events = [(e.step, _event_label(e.what, e.after)) for e in h.events]
+            return {
+                "step": np.asarray(h.step[:n]),
+                "loss": np.asarray(h.loss[:n]),
+                "recon": np.asarray(h.recon[:n]),
+                "kl": np.asarray(h.kl[:n]),
+                "events": events,
+            }
+
+    def refresh_metrics(self, min_interval_steps: int = 200) -> Metrics | None:
+        """Evaluate on the test split if the model moved enough since the last evaluation."""
+        with self.lock:
+            trainer = self.trainer
+            if trainer is None:
+                return None
+            if self.metrics is None or trainer.step - self.metrics_step >= min_interval_steps:
+                self.metrics = evaluate(
+                    trainer, self.dataset(), k=EVAL_K, max_examples=EVAL_EXAMPLES
+                )
+                self.metrics_step = trainer.step
+            return self.metrics
+
+    def reconstruction_rows(self, n: int = 8, seed: int = 0) -> list[list[np.ndarray]]:
+        """Per test digit: input | decoder mean | a sample from p(x|z), at z = posterior mean."""
+        with self.lock:
+            trainer = self.trainer
+            if trainer is None:
+                return []
+            x = self.dataset().test[:n]
+            with torch.no_grad():
+                output = trainer.model.reconstruct(x)
+                mean = trainer.likelihood.mean(output)
+                sample = trainer.likelihood.sample(output, torch.Generator().manual_seed(seed))
+            return [[x[i].numpy(), mean[i].numpy(), sample[i].numpy()] for i in range(x.shape[0])]
+
+    def prior_samples(self, n: int = 16, seed: int = 0) -> list[np.ndarray]:
+        """Decoder means at z ~ N(0, I): what the model generates."""
+        with self.lock:
+            trainer = self.trainer
+            if trainer is None:
+                return []
+            with torch.no_grad():
+                _, output = trainer.model.sample_prior(n, seed=seed)
+                mean = trainer.likelihood.mean(output)
+            return [row.numpy() for row in mean]
+
+    def latent_codes(self, max_points: int = 500) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means μ(x) of test digits and their labels."""
+        with self.lock:
+            trainer = self.trainer
+            data = self.dataset()
+            if trainer is None:
+                return np.zeros((0, self.settings.latent_dim)), np.zeros(0, dtype=int)
+            with torch.no_grad():
+                mu, _ = trainer.model.encode(data.test[:max_points])
+            return mu.numpy(), data.test_labels[:max_points].numpy()
+
+    def decode_test_point(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The test digit at `index` and the decoder mean at its posterior mean."""
+        with self.lock:
+            trainer, data = self.trainer, self.dataset()
+            if trainer is None or not (0 <= index < data.test.shape[0]):
+                return None
+            x = data.test[index : index + 1]
+            with torch.no_grad():
+                mean = trainer.likelihood.mean(trainer.model.reconstruct(x))
+            return x[0].numpy(), mean[0].numpy()
+
+    # -- taking results away ---------------------------------------------------------------------
+    def metrics_csv(self) -> str:
+        """Per-step history, with the settings in force at each step, as CSV."""
+        h = self.history()
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["step", "loss_neg_elbo", "recon_neg_log_lik", "kl", "setting_changes"])
+        marks = {}
+        for step, label in h["events"]:
+            marks.setdefault(step, []).append(label)
+        for step, loss, recon, kl in zip(h["step"], h["loss"], h["recon"], h["kl"], strict=True):
+            writer.writerow([int(step), loss, recon, kl, "; ".join(marks.get(int(step) - 1, []))])
+        return out.getvalue()
+
+    def weights_bytes(self) -> bytes:
+        with self.lock:
+            if self.trainer is None:
+                return b""
+            return to_bytes(self.trainer.model, self.trainer.likelihood)
+
+    def pin(self) -> PinnedRun | None:
+        metrics = self.refresh_metrics(min_interval_steps=1)
+        if metrics is None:
+            return None
+        run = PinnedRun(
+            self.settings,
+            self.step,
+            metrics.as_dict(),
+            self.reconstruction_rows(6),
+            self.dataset().image_shape,
+        )
+        self.pinned.append(run)
+        return run
+
+
+def _event_label(what: str, after: object) -> str:
+    symbol = {"sigma": "σ", "scale": "scale", "alpha": "α", "beta": "β", "lr": "lr"}.get(what)
+    if symbol is None:
+        return str(after)
+    value = float(after) if isinstance(after, int | float) else math.nan
+    return f"{symbol} → {value:.3g}"
+
+
+def settings_row(settings: LabSettings) -> dict:
+    row = {"likelihood": settings.likelihood, "data": settings.dataset}
+    slider = likelihoods.info(settings.likelihood).slider
+    if slider:
+        row[slider] = settings.sigma
+    row.update(latent=settings.latent_dim, beta=settings.beta, lr=settings.lr, seed=settings.seed)
+    return row
+
+
+def comparison_rows(pinned: list[PinnedRun]) -> list[dict]:
+    rows = []
+    for index, run in enumerate(pinned, start=1):
+        m = run.metrics
+        rows.append(
+            {
+                "run": index,
+                **settings_row(run.settings),
+                "step": run.step,
+                "ELBO (nats)": m["elbo"],
+                "MSE": m["mse"],
+                "KL": m["kl"],
+                "active units": m["active_units"],
+                "bits/dim": m["bits_per_dim"],
+            }
+        )
+    return rows
