@@ -22,8 +22,10 @@ def page(browser):
 
 
 @pytest.mark.parametrize("spec", all_pages(), ids=lambda s: s.url_path)
-def test_every_page_renders_in_chromium(page, streamlit_server, artifacts_dir, spec):
-    page.goto(f"{streamlit_server}/{spec.url_path}", wait_until="domcontentloaded")
+def test_every_page_renders_in_chromium(page, app_url, artifacts_dir, spec):
+    page.goto(f"{app_url}/{spec.href}", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    assert page.get_by_text("Page not found").count() == 0
     wait_until_idle(page)
     page.wait_for_selector("h1", timeout=30_000)
     assert error_texts(page) == []
@@ -36,11 +38,33 @@ def test_every_page_renders_in_chromium(page, streamlit_server, artifacts_dir, s
     )
 
 
-def test_home_question_link_opens_the_answering_section(page, streamlit_server):
-    page.goto(f"{streamlit_server}/{HOME.url_path}", wait_until="domcontentloaded")
+def test_home_question_link_opens_the_answering_section(page, app_url):
+    page.goto(f"{app_url}/{HOME.href}", wait_until="domcontentloaded")
     wait_until_idle(page)
     page.get_by_text("Where do the constants go").first.click()
     page.wait_for_url(f"**/{GAUSSIAN.url_path}?q=constants", timeout=30_000)
     wait_until_idle(page)
     assert page.get_by_text("You asked:").count() == 1
     assert error_texts(page) == []
+
+
+def test_first_deep_link_after_start_still_renders_through_the_router(browser):
+    """A fresh server's first request, a deep link, still gets the page through app.py."""
+    from tests.conftest import start_streamlit
+
+    process, url = start_streamlit()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/{KL.href}", wait_until="domcontentloaded")
+        wait_until_idle(page)
+        assert page.get_by_text("The KL term").count() >= 1
+        assert page.get_by_text("Likelihood Lab: why").count() == 1, "the router's sidebar"
+        assert error_texts(page) == []
+        second = context.new_page()
+        second.goto(f"{url}/{GAUSSIAN.href}", wait_until="domcontentloaded")
+        wait_until_idle(second)
+        assert second.get_by_text("Page not found").count() == 0
+    finally:
+        context.close()
+        process.kill()

@@ -5,7 +5,9 @@ Kept as plain data so the home page, the router and the tests read the same list
 Every url_path differs from its file's stem on purpose. With a `pages/` folder beside app.py,
 Streamlit runs a fresh server's first script run in legacy multipage mode, which maps /<stem> to
 pages/<stem>.py and runs that file *without* app.py. When no stem matches the URL, the legacy run
-falls back to app.py, whose st.navigation switches legacy mode off for good.
+falls back to app.py, whose st.navigation switches legacy mode off for good. (That fallback
+shows the very first visitor after a server start a dismissible "Page not found" notice if they
+arrive on a deep link; the root URL and every later visit are unaffected.)
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ class PageSpec:
     url_path: str
     icon: str
     default: bool = False
+
+    @property
+    def href(self) -> str:
+        """Path in the browser: Streamlit serves the default page at the root, not at url_path."""
+        return "" if self.default else self.url_path
 
     def to_streamlit(self):
         import streamlit as st  # imported lazily: tests read this table without Streamlit running
