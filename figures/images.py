@@ -36,5 +36,5 @@ def grid_png(
         (picture.width * scale, picture.height * scale), Image.Resampling.NEAREST
     )
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", optimize=True)
+    picture.save(buffer, format="PNG")
     return buffer.getvalue()
