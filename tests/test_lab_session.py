@@ -1,0 +1,171 @@
+"""The lab's per-session controller: settings from URLs, isolation, the training/rerun race."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+import torch
+
+from models.vae import from_bytes
+from ui.lab_session import LabSession, comparison_rows
+from ui.lab_settings import LabSettings, from_query
+
+
+def started(settings: LabSettings | None = None) -> LabSession:
+    session = LabSession(settings or LabSettings())
+    session.start()
+    return session
+
+
+# ---- settings in the query string
+def test_settings_round_trip_through_the_query_string():
+    settings = LabSettings(
+        likelihood="laplace", sigma=0.05, latent_dim=4, beta=2.0, lr=3e-3, seed=7
+    )
+    parsed, problems = from_query(settings.to_query())
+    assert problems == []
+    assert parsed == settings
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("sigma", "-1", "sigma must be between"),
+        ("sigma", "0", "sigma must be between"),
+        ("sigma", "nan", "sigma must be between"),
+        ("sigma", "abc", "sigma must be a number"),
+        ("lr", "inf", "lr must be between"),
+        ("latent_dim", "2.5", "latent_dim must be a whole number"),
+        ("likelihood", "__import__('os')", "likelihood must be one of"),
+        ("dataset", "/etc/passwd", "dataset must be one of"),
+    ],
+)
+def test_bad_query_values_are_refused_with_a_message_and_keep_the_default(key, value, message):
+    parsed, problems = from_query({key: value, "seed": "3"})
+    assert len(problems) == 1 and message in problems[0]
+    assert getattr(parsed, key) == getattr(LabSettings(), key)
+    assert parsed.seed == 3  # the good value in the same link still applies
+
+
+def test_unknown_query_keys_are_ignored():
+    assert from_query({"q": "constants", "utm": "x"}) == (LabSettings(), [])
+
+
+# ---- isolation
+def test_two_sessions_train_independently():
+    a, b = started(LabSettings(sigma=0.05, seed=1)), started(LabSettings(sigma=3.0, seed=2))
+    a.train_slice(0.3)
+    assert a.step > 0 and b.step == 0 and b.history()["step"].size == 0
+    b.train_slice(0.1)
+    assert a.trainer is not b.trainer and a.trainer.model is not b.trainer.model
+    assert all(
+        pa.data_ptr() != pb.data_ptr()
+        for pa, pb in zip(a.trainer.model.parameters(), b.trainer.model.parameters(), strict=True)
+    )
+    assert a.trainer.likelihood.params["sigma"] == pytest.approx(0.05)
+    assert b.trainer.likelihood.params["sigma"] == pytest.approx(3.0)
+
+
+def test_a_paused_session_does_not_train():
+    session = started()
+    session.pause()
+    assert session.train_slice(0.1) is None and session.step == 0
+
+
+def test_a_slice_is_skipped_not_waited_for_when_the_lock_is_held():
+    session = started()
+    with session.lock:
+        assert session.train_slice(0.1) is None
+    assert session.train_slice(0.05) is not None
+
+
+# ---- the race: reruns that touch the session while a slice is inside a torch step
+def test_concurrent_slices_settings_and_views_never_corrupt_the_run():
+    session = started()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def trainer_loop():
+        try:
+            while not stop.is_set():
+                session.train_slice(0.02)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    def rerun_loop(worker: int):
+        sigmas = (0.05, 0.1, 0.3, 1.0)
+        try:
+            for n in range(40):
+                session.apply(LabSettings(sigma=sigmas[(n + worker) % 4], beta=1.0 + n % 2))
+                session.history()
+                session.reconstruction_rows(4)
+                session.prior_samples(4)
+                session.latent_codes(50)
+                if n % 10 == 0:
+                    session.refresh_metrics(min_interval_steps=0)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=trainer_loop) for _ in range(2)]
+    threads += [threading.Thread(target=rerun_loop, args=(w,)) for w in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads[2:]:
+        t.join(timeout=120)
+    stop.set()
+    for t in threads[:2]:
+        t.join(timeout=30)
+    assert errors == []
+    history = session.history()
+    assert len(history["step"]) == session.step > 0
+    assert list(history["step"]) == list(range(1, session.step + 1))  # no step lost or doubled
+    assert all(math.isfinite(v) for v in history["loss"])
+    assert any("σ" in label for _, label in history["events"])
+
+
+# ---- guards and lifecycle
+def test_a_non_finite_loss_pauses_with_a_message_and_reset_recovers():
+    session = started()
+    session.train_slice(0.1)
+    good_step = session.step
+    session.trainer.X = torch.full_like(session.trainer.X, float("nan"))  # poison the data
+    session.train_slice(0.5)
+    assert not session.running
+    assert "non-finite" in session.message
+    assert session.step == good_step  # the bad steps were rolled back
+    assert all(torch.isfinite(p).all() for p in session.trainer.model.parameters())
+    session.reset()
+    assert session.message is None and session.step == 0
+
+
+def test_architecture_changes_wait_for_reset_and_others_apply_mid_run():
+    session = started()
+    session.train_slice(0.05)
+    assert session.apply(LabSettings(sigma=0.3)) == ["sigma"]
+    assert session.trainer.likelihood.params["sigma"] == pytest.approx(0.3)
+    assert session.apply(LabSettings(sigma=0.3, likelihood="laplace")) == ["likelihood"]
+    assert session.trainer.likelihood.name == "laplace"
+    changed = session.apply(LabSettings(sigma=0.3, likelihood="laplace", latent_dim=5))
+    assert changed == ["model (applies on reset)"] and session.pending_reset
+    assert session.train_slice(0.05) is None  # no training on a model that no longer matches
+    session.reset()
+    assert session.trainer.config.latent_dim == 5 and not session.pending_reset
+
+
+def test_downloads_and_pinned_runs():
+    session = started(LabSettings(seed=3))
+    session.train_slice(0.2)
+    session.apply(LabSettings(seed=3, sigma=0.5))
+    session.train_slice(0.1)
+    lines = session.metrics_csv().strip().splitlines()
+    assert lines[0].startswith("step,loss_neg_elbo")
+    assert len(lines) == session.step + 1
+    assert any("σ → 0.5" in line for line in lines)
+    model, likelihood = from_bytes(session.weights_bytes())
+    assert likelihood.name == "gaussian" and model.config.latent_dim == 2
+    run = session.pin()
+    rows = comparison_rows(session.pinned)
+    assert run is not None and rows[0]["step"] == session.step and rows[0]["sigma"] == 0.5
+    assert rows[0]["ELBO (nats)"] is not None and len(run.grid_rows) == 6
