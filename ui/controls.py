@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-# Log-spaced σ grid, 1e-3 … 10, ten steps per decade; rounded so labels read cleanly.
-SIGMA_GRID: tuple[float, ...] = tuple(float(f"{v:.3g}") for v in np.logspace(-3, 1, 41))
+# Log-spaced grid of round numbers, 1e-3 … 10, six per decade (1, 1.5, 2, 3, 5, 7).
+MANTISSAS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+SIGMA_GRID: tuple[float, ...] = (
+    *(float(f"{m * 10.0**e:.3g}") for e in range(-3, 1) for m in MANTISSAS),
+    10.0,
+)
 
 
 def nearest_on_grid(value: float, grid: tuple[float, ...] = SIGMA_GRID) -> float:
@@ -20,7 +24,12 @@ def log_slider(
     grid: tuple[float, ...] = SIGMA_GRID,
     help: str | None = None,
 ) -> float:
-    """A select-slider over a log-spaced grid (Streamlit has no log-scale slider)."""
+    """A select-slider over a log-spaced grid (Streamlit has no log-scale slider).
+
+    A default that is off the grid but inside its range (a σ from a shared link, say) is added
+    as an extra stop, so it is shown exactly rather than rounded to a neighbour."""
+    if grid[0] <= default <= grid[-1] and default not in grid:
+        grid = tuple(sorted((*grid, default)))
     return float(
         st.select_slider(
             label,

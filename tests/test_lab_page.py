@@ -1,0 +1,72 @@
+"""The lab page through app.py's router (AppTest): controls, one training slice, URL settings."""
+
+from __future__ import annotations
+
+import re
+
+from tests.apptest_helpers import all_text, open_page
+from ui.pages import LAB
+
+
+def step_count(at) -> int:
+    for markdown in at.markdown:
+        match = re.search(r"\*\*step ([\d,]+)\*\*", markdown.value)
+        if match:
+            return int(match.group(1).replace(",", ""))
+    return -1
+
+
+def test_train_runs_a_slice_and_shows_live_views():
+    at = open_page(LAB)
+    assert not at.exception
+    assert "Press **Train** to start." in all_text(at)
+    at.button(key="lab_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert step_count(at) > 0
+    assert at.session_state.lab.running
+    assert len(at.get("plotly_chart")) == 3  # losses, latent space, KL per dimension
+    assert len(at.get("image")) >= 2  # reconstruction and prior-sample grids, as PNG
+    labels = [m.label for m in at.metric]
+    assert "active units" in labels and "bits/dim (discretised)" in labels
+
+
+def test_moving_sigma_mid_run_is_applied_and_written_to_the_url():
+    at = open_page(LAB)
+    at.button(key="lab_train").click().run()
+    first = step_count(at)
+    at.select_slider(key="lab_sigma").set_value(0.5).run()
+    assert not at.exception
+    session = at.session_state.lab
+    assert session.trainer.likelihood.params["sigma"] == 0.5
+    assert any(e.what == "sigma" and e.after == 0.5 for e in session.trainer.history.events)
+    assert at.query_params["sigma"] == "0.5"
+    assert step_count(at) > first  # training went on through the change
+
+
+def test_pause_stops_training():
+    at = open_page(LAB)
+    at.button(key="lab_train").click().run()
+    at.button(key="lab_pause").click().run()
+    paused_at = at.session_state.lab.step
+    at.run()
+    assert not at.session_state.lab.running and at.session_state.lab.step == paused_at
+    assert at.button(key="lab_train").label == "Resume"
+
+
+def test_settings_come_from_the_url_and_bad_values_get_a_message():
+    at = open_page(LAB, query={"likelihood": "laplace", "sigma": "0.3", "lr": "-5"})
+    assert not at.exception
+    settings = at.session_state.lab.settings
+    assert settings.likelihood == "laplace" and settings.sigma == 0.3
+    warnings = " ".join(w.value for w in at.warning)
+    assert "lr must be between" in warnings
+
+
+def test_changing_latent_size_asks_for_a_reset():
+    at = open_page(LAB)
+    at.button(key="lab_train").click().run()
+    at.number_input(key="lab_latent_dim").set_value(4).run()
+    assert not at.exception
+    assert any("press **Reset**" in i.value for i in at.info)
+    at.button(key="lab_reset").click().run()
+    assert at.session_state.lab.trainer.config.latent_dim == 4
