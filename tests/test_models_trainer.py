@@ -120,13 +120,16 @@ def test_time_budget(digits):
 
 
 def test_threads_are_set_once_at_creation(digits):
-    torch.set_num_threads(2)
-    small(digits)
-    assert torch.get_num_threads() == 1
-    torch.set_num_threads(2)
-    small(digits, num_threads=None)
-    assert torch.get_num_threads() == 2
-    torch.set_num_threads(1)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        small(digits)
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        small(digits, num_threads=None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_non_finite_loss_stops_and_restores_good_weights(digits):

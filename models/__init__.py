@@ -1,0 +1,10 @@
+"""The VAE engine in pure PyTorch (no Streamlit): usable from scripts, the CLI, tests and the app.
+
+- likelihoods.py    the families p(x|z) and their registry (`make`, `names`, `info`)
+- distributions.py  Huber, an exact continuous Bernoulli, bin probabilities for bits/dim
+- vae.py            `VAEConfig`, `VAE` (MLP or linear), save/load as bytes, the pPCA optimum
+- data.py           `load_dataset` (digits, binarised digits, MNIST-format IDX files), `read_idx`
+- trainer.py        `Trainer`: bounded training slices, history, mid-run changes, guards
+- evaluate.py       `evaluate` -> `Metrics`: ELBO, MSE, KL per latent, IWAE, bits/dim
+- train.py          the command line: `python -m models.train --help`
+"""

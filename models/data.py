@@ -1,0 +1,191 @@
+"""Datasets as whole tensors: scikit-learn's bundled digits, and MNIST-format IDX files on disk.
+
+    ds = load_dataset("digits")                       # embedded, no download
+    ds = load_dataset("mnist", folder="~/data/mnist")  # the four IDX files, gzipped or not
+
+Images are flattened to (N, D) float32 tensors in [0, 1]. Nothing is downloaded, ever.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+NAMES = ("digits", "digits-binarised", "mnist", "fashion-mnist")
+DIGITS_TEST_FRACTION = 0.2  # 360 of the 1797 images
+DIGITS_SPLIT_SEED = 0  # fixes the train/test split
+
+
+class DataError(ValueError):
+    """A data file or folder that cannot be used; the message names the file and the problem."""
+
+
+@dataclass
+class Dataset:
+    name: str  # one of NAMES
+    train: torch.Tensor  # (N, D) float32 in [0, 1]
+    test: torch.Tensor  # (M, D) float32 in [0, 1]
+    train_labels: torch.Tensor  # (N,) int64 class of each image
+    test_labels: torch.Tensor  # (M,) int64
+    image_shape: tuple[int, int]  # (8, 8) for digits, (28, 28) for MNIST
+    levels: int  # distinct values the data takes: 17 (digits), 2 (binarised), 256 (8-bit)
+
+    @property
+    def dim(self) -> int:
+        return self.train.shape[1]
+
+
+def load_dataset(name: str, folder: str | os.PathLike | None = None) -> Dataset:
+    """Load a dataset by name; "mnist" and "fashion-mnist" read IDX files from `folder`."""
+    if name in ("digits", "digits-binarised"):
+        return _digits(binarised=name == "digits-binarised")
+    if name in ("mnist", "fashion-mnist"):
+        if folder is None:
+            raise DataError(f"{name} needs a folder holding its four IDX files")
+        return _mnist_like(name, Path(folder).expanduser())
+    raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
+
+
+def _digits(binarised: bool) -> Dataset:
+    """sklearn's 8×8 digits (values 0..16) scaled to k/16; binarised by thresholding at 1/2."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X = X.astype(np.float32) / 16.0
+    Xtr, Xte, ytr, yte = train_test_split(
+        X, y, test_size=DIGITS_TEST_FRACTION, random_state=DIGITS_SPLIT_SEED, stratify=y
+    )
+    if binarised:
+        Xtr, Xte = (Xtr > 0.5).astype(np.float32), (Xte > 0.5).astype(np.float32)
+    return Dataset(
+        name="digits-binarised" if binarised else "digits",
+        train=torch.from_numpy(Xtr),
+        test=torch.from_numpy(Xte),
+        train_labels=torch.from_numpy(ytr.astype(np.int64)),
+        test_labels=torch.from_numpy(yte.astype(np.int64)),
+        image_shape=(8, 8),
+        levels=2 if binarised else 17,
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# IDX (the MNIST file format): magic 0x00 0x00 <type> <ndim>, then ndim big-endian uint32 sizes,
+# then the data in C order, big-endian.
+
+_IDX_TYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    if raw[:2] == b"\x1f\x8b":  # gzip, whatever the file is called
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
+    return raw
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (gzipped or not) into a numpy array of its declared type and shape."""
+    path = Path(path)
+    raw = _read_bytes(path)
+    if len(raw) < 4:
+        raise DataError(f"{path}: only {len(raw)} bytes, too short for an IDX header")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise DataError(
+            f"{path}: bad magic number 0x{raw[:4].hex()}; an IDX file starts 00 00 <type> <ndim>"
+            f" with type one of {', '.join(f'0x{t:02x}' for t in _IDX_TYPES)}"
+        )
+    dtype, ndim = _IDX_TYPES[raw[2]], raw[3]
+    if ndim == 0:
+        raise DataError(f"{path}: header declares 0 dimensions")
+    head = 4 + 4 * ndim
+    if len(raw) < head:
+        raise DataError(f"{path}: truncated header ({len(raw)} bytes, {ndim} sizes need {head})")
+    shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    have = len(raw) - head
+    if have < need:
+        raise DataError(
+            f"{path}: truncated: shape {shape} needs {need} bytes of data, found {have}"
+        )
+    if have > need:
+        raise DataError(f"{path}: {have - need} bytes after the {need} the shape {shape} declares")
+    return (
+        np.frombuffer(raw, dtype=dtype, offset=head).reshape(shape).astype(dtype.newbyteorder("="))
+    )
+
+
+_MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def _find(folder: Path, stem: str) -> Path:
+    dotted = stem.replace("-idx", ".idx")  # some mirrors name them train-images.idx3-ubyte
+    for name in (stem, stem + ".gz", dotted, dotted + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise DataError(f"{folder}: no {stem} or {stem}.gz (MNIST and Fashion-MNIST use these names)")
+
+
+def _images(path: Path) -> np.ndarray:
+    a = read_idx(path)
+    if a.ndim != 3:
+        raise DataError(f"{path}: expected images of shape (N, rows, cols), got shape {a.shape}")
+    if a.dtype != np.uint8:
+        raise DataError(f"{path}: expected unsigned bytes (type 0x08), got {a.dtype}")
+    return a
+
+
+def _labels(path: Path, n: int) -> np.ndarray:
+    a = read_idx(path)
+    if a.ndim != 1:
+        raise DataError(f"{path}: expected labels of shape (N,), got shape {a.shape}")
+    if a.shape[0] != n:
+        raise DataError(f"{path}: {a.shape[0]} labels for {n} images")
+    return a.astype(np.int64)
+
+
+def _mnist_like(name: str, folder: Path) -> Dataset:
+    """MNIST or Fashion-MNIST from the four standard IDX files; pixels k/255."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder")
+    p = {k: _find(folder, stem) for k, stem in _MNIST_FILES.items()}
+    tr, te = _images(p["train_images"]), _images(p["test_images"])
+    if tr.shape[1:] != te.shape[1:]:
+        raise DataError(f"{p['test_images']}: images are {te.shape[1:]}, train are {tr.shape[1:]}")
+    ytr, yte = _labels(p["train_labels"], len(tr)), _labels(p["test_labels"], len(te))
+
+    def flat(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.reshape(len(a), -1).astype(np.float32) / 255.0)
+
+    return Dataset(
+        name=name,
+        train=flat(tr),
+        test=flat(te),
+        train_labels=torch.from_numpy(ytr),
+        test_labels=torch.from_numpy(yte),
+        image_shape=(int(tr.shape[1]), int(tr.shape[2])),
+        levels=256,
+    )
