@@ -243,9 +243,8 @@ def collapse_derivation() -> Derivation:
         Step(
             start,
             "start",
-            "Along eigen-direction uᵢ the data have variance λᵢ and the model N(0, WWᵀ + σ²I) has "
-            "variance wᵢ² + σ²: this is E_x log N(uᵢᵀx | 0, wᵢ² + σ²), one term of the pPCA "
-            "log-likelihood (Tipping & Bishop, 1999).",
+            "E_x log N(uᵢᵀx | 0, wᵢ² + σ²): data variance λᵢ, model variance wᵢ² + σ² along "
+            "eigen-direction uᵢ.",
             label="per-direction log-likelihood",
         ),
         Step(
@@ -265,16 +264,14 @@ def collapse_derivation() -> Derivation:
         Step(
             -sp.log(lam_i) - 1 - (t - 1 - sp.log(t)),
             "equal",
-            "Rewrite with t = λᵢ/(wᵢ² + σ²): −log(wᵢ² + σ²) = −log λᵢ + log t. The bracket t − 1 − "
-            "log t is ≥ 0 and is 0 only at t = 1.",
+            "With t = λᵢ/(wᵢ² + σ²): −log(wᵢ² + σ²) = −log λᵢ + log t.",
             label="gap form",
         ),
         Step(
             -(t - 1 - sp.log(t)),
             "drop",
-            "−log λᵢ − 1 does not depend on wᵢ. What is left is maximal when wᵢ² + σ² is as close "
-            "to λᵢ as it can get: wᵢ² = λᵢ − σ² if λᵢ > σ², and wᵢ = 0 otherwise — the direction "
-            "is left to the noise and its latent dimension collapses.",
+            "−log λᵢ − 1 is free of wᵢ; −(t − 1 − log t) ≤ 0 peaks at t = 1, out of reach when "
+            "λᵢ ≤ σ².",
             term=-sp.log(lam_i) - 1,
             label="collapse",
         ),
@@ -284,8 +281,11 @@ def collapse_derivation() -> Derivation:
         title="Linear VAE: which latent dimensions collapse",
         parameters=(w_i,),
         steps=steps,
-        summary="A latent dimension is used only where the data vary more than the noise: "
-        "λᵢ > σ². Then ‖wᵢ‖ = √(λᵢ − σ²) and its expected KL is ½log(λᵢ/σ²); otherwise the "
-        "column is zero, q(zᵢ|x) = N(0, 1) and the KL is 0 (Lucas et al., 2019).",
+        summary="pPCA's log-likelihood (Tipping & Bishop, 1999) splits into one term per "
+        "eigen-direction of the data. What is left after the drops, −(t − 1 − log t) with "
+        "t = λᵢ/(wᵢ² + σ²), is ≤ 0 and reaches 0 only at t = 1, i.e. wᵢ² = λᵢ − σ², which needs "
+        "λᵢ > σ². Otherwise the best is wᵢ = 0: the column is zero, q(zᵢ|x) = N(0, 1) and the "
+        "dimension collapses (Lucas et al., 2019). Then ‖wᵢ‖ = √(λᵢ − σ²) and the expected KL "
+        "is ½log(λᵢ/σ²) when active.",
         symbols={"lambda_i": lam_i, "w_i": w_i, "sigma": sigma},
     )

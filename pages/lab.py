@@ -201,6 +201,7 @@ def every(seconds: float) -> float | None:
     return seconds if session.running else None
 
 
+st.subheader("Live views", anchor="live")
 st.fragment(timed(training_ticker), run_every=every(TICK_SECONDS))()
 st.fragment(timed(pictures), run_every=every(PICTURES_SECONDS))()
 st.fragment(timed(analysis), run_every=every(ANALYSIS_SECONDS))()

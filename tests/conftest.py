@@ -85,14 +85,20 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def streamlit_server(artifacts_dir):
+def streamlit_process(artifacts_dir):
     process, url = start_streamlit()
-    yield url
+    process.url = url
+    yield process
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(streamlit_process) -> str:
+    return streamlit_process.url
 
 
 @pytest.fixture(scope="session")

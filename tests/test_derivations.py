@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import types
 
@@ -126,6 +127,18 @@ def test_importing_builds_nothing_and_never_imports_streamlit():
 
 
 # --- the checker must be able to fail ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("slug", "k"), STEPS, ids=[f"{s}-{k}" for s, k in STEPS])
+def test_every_registered_step_fails_when_perturbed(slug, k):
+    """A 10% error in the expression (or +1 in a dropped term) must never pass."""
+    d = get(slug)
+    step = d.steps[k]
+    if step.relation == "drop":
+        wrong = dataclasses.replace(step, term=step.term + 1)
+    else:
+        wrong = dataclasses.replace(step, expr=sp.Rational(11, 10) * step.expr)
+    assert not check_step(d.steps[k - 1], wrong, d).ok
 
 
 def _toy(steps, parameters=(mu,), ranges=None) -> Derivation:

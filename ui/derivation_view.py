@@ -7,6 +7,7 @@ import streamlit as st
 import derivations
 from ui.latex import StepView, derivation_views
 from ui.questions import QUESTIONS, by_key
+from ui.try_it import try_it_box
 
 RELATION_BADGE = {
     "start": ":gray-badge[start]",
@@ -22,9 +23,12 @@ def step_views(slug: str) -> list[StepView]:
     return derivation_views(derivations.get(slug))
 
 
-def show_derivation(slug: str) -> None:
-    """A registry derivation, rendered from cached, verified step views."""
+def show_derivation(slug: str, try_it: bool = True) -> None:
+    """A registry derivation, rendered from cached, verified step views, with a checker box."""
     show_steps(derivations.get(slug).summary, step_views(slug))
+    if try_it:
+        with st.expander("Try it yourself: check your own step", icon=":material/edit:"):
+            try_it_box(slug, key=slug)
 
 
 def show_steps(summary: str, views: list[StepView]) -> None:
@@ -40,6 +44,11 @@ def show_steps(summary: str, views: list[StepView]) -> None:
             st.markdown(head)
             st.latex(view.latex)
             st.caption(view.note)
+
+
+@st.cache_data(show_spinner=False)
+def parameter_names(slug: str) -> str:
+    return ", ".join(str(p) for p in derivations.get(slug).parameters) or "none"
 
 
 def arrival_banner(page_url_path: str) -> None:

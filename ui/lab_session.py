@@ -54,6 +54,8 @@ class PinnedRun:
 class LabSession:
     settings: LabSettings = field(default_factory=LabSettings)
     data_folder: str | None = None
+    linear: bool = False  # the linear VAE of Lucas et al. 2019 (the collapse page)
+    step_budget: int | None = None  # pause by itself after this many steps (None: never)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     trainer: Trainer | None = None
     running: bool = False
@@ -73,7 +75,7 @@ class LabSession:
         s = self.settings
         likelihood = likelihoods.make(s.likelihood, **s.likelihood_params())
         return Trainer(
-            VAEConfig(latent_dim=s.latent_dim, hidden=HIDDEN),
+            VAEConfig(latent_dim=s.latent_dim, hidden=HIDDEN, linear=self.linear),
             self.dataset(),
             likelihood,
             seed=s.seed,
@@ -151,10 +153,18 @@ class LabSession:
         try:
             if self.trainer is None or self._needs_reset:
                 return None
-            result = self.trainer.run(max_seconds=max_seconds)
+            steps_left = None
+            if self.step_budget is not None:
+                steps_left = self.step_budget - self.trainer.step
+                if steps_left <= 0:
+                    self.running = False
+                    return None
+            result = self.trainer.run(max_steps=steps_left, max_seconds=max_seconds)
             self.last_slice = result
             if result.stopped_reason:
                 self.running, self.message = False, result.stopped_reason
+            elif steps_left is not None and result.steps >= steps_left:
+                self.running = False  # budget spent: nothing keeps burning CPU
             return result
         finally:
             self.lock.release()

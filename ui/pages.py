@@ -59,10 +59,17 @@ IMPLIED_SIGMA = PageSpec(
     "pages/implied_sigma.py", "What σ does my code assume?", "what-sigma", ":material/code:"
 )
 
+COLLAPSE = PageSpec(
+    "pages/collapse.py", "Posterior collapse", "posterior-collapse", ":material/compress:"
+)
+
+CHECKER = PageSpec("pages/checker.py", "Check my derivation", "check-derivation", ":material/rule:")
+
 SECTIONS: dict[str, list[PageSpec]] = {
     "Start": [HOME],
     "Derivations": [GAUSSIAN, BERNOULLI, LAPLACE_HUBER, KL, ELBO],
-    "Lab": [LAB, IMPLIED_SIGMA],
+    "Lab": [LAB, IMPLIED_SIGMA, COLLAPSE],
+    "Practice": [CHECKER],
 }
 
 

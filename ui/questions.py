@@ -24,6 +24,15 @@ class Question:
 
 QUESTIONS: tuple[Question, ...] = (
     Question(
+        "check-my-step",
+        "I am stuck mid-derivation. Is my step right?",
+        pages.CHECKER,
+        "check",
+        "Type it in: the checker says whether it equals any step of any derivation here, equals "
+        "it up to a constant, is a multiple of it, or differs (with a point where it does).",
+        "02-expanding-log-gaussian-to-mse",
+    ),
+    Question(
         "mse-valid",
         "Is MSE a valid ELBO term, or just a heuristic?",
         pages.GAUSSIAN,
@@ -152,11 +161,38 @@ QUESTIONS: tuple[Question, ...] = (
     Question(
         "blurry",
         "Why are my VAE's reconstructions blurry?",
-        pages.ELBO,
-        "beta",
-        "Often because σ is implicitly large (a mean-reduced MSE next to a summed KL), which "
-        "weights the KL heavily: the decoder falls back to the average image.",
+        pages.IMPLIED_SIGMA,
+        "result",
+        "Often because σ is implicitly large: F.mse_loss averages over pixels while the KL is "
+        "summed, which is σ² = D/2 (σ ≈ 19.8 on MNIST). Paste your reductions to see yours.",
         "common",
+    ),
+    Question(
+        "weight-bce-kl",
+        "How should I weight the reconstruction loss against the KL?",
+        pages.IMPLIED_SIGMA,
+        "snippets",
+        "The ELBO fixes the weight once the likelihood is chosen: with summed terms, a Gaussian "
+        "decoder puts 1/(2σ²) on the SSE and 1 on the KL. The calculator shows what yours does.",
+        "common",
+    ),
+    Question(
+        "kl-zero",
+        "My KL goes to zero and the latents are ignored. Is the ELBO to blame?",
+        pages.COLLAPSE,
+        "spectrum",
+        "For a linear VAE the ELBO's optimum collapses exactly the directions whose data variance "
+        "λᵢ is below σ²: the decoder noise decides, and the page shows theory and training agree.",
+        "01-is-mse-a-valid-elbo-term",
+    ),
+    Question(
+        "mean-or-sample",
+        "Should the decoder's output be the mean or a sample?",
+        pages.LAB,
+        "live",
+        "Train and compare: the lab shows each test digit's decoder mean beside a sample from "
+        "p(x|z). The mean is the reconstruction; the sample adds the likelihood's noise.",
+        "01-is-mse-a-valid-elbo-term",
     ),
     Question(
         "learned-sigma",

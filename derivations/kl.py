@@ -1,0 +1,185 @@
+"""KL(q(z|x) ‖ p(z)) for q = N(μ_z, σ_z²) per latent dimension and p = N(0, 1).
+
+Closed form (Kingma & Welling 2014, Appendix B): KL = ½ Σⱼ (μⱼ² + σⱼ² − 1 − log σⱼ²).
+The single-sample estimate log q(z) − log p(z) at z = μ + σε (ε ~ N(0, 1)) is unbiased, with
+variance Σⱼ [μⱼ²σⱼ² + (σⱼ² − 1)²/2]: it is zero only where q = p.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import sympy as sp
+from sympy.stats import Normal, density
+
+from derivations.base import LATENT_SYMBOLS, Derivation, J, Step, j, mu_z, sigma_z, z
+
+epsilon = sp.Symbol("epsilon", real=True)  # reparameterisation noise, ε ~ N(0, 1)
+
+
+def posterior_pdf(value: sp.Expr) -> sp.Expr:
+    """q(z | x) = N(z; μⱼ, σⱼ²) for latent dimension j."""
+    return density(Normal("Z", mu_z[j], sigma_z[j]))(value)
+
+
+def prior_pdf(value: sp.Expr) -> sp.Expr:
+    """p(z) = N(z; 0, 1)."""
+    return density(Normal("Z", 0, 1))(value)
+
+
+def kl_closed_form_term() -> sp.Expr:
+    """½(μⱼ² + σⱼ² − 1 − log σⱼ²): one latent dimension's KL."""
+    m, sd = mu_z[j], sigma_z[j]
+    return (m**2 + sd**2 - 1 - sp.log(sd**2)) / 2
+
+
+def kl_closed_form() -> sp.Expr:
+    """Σⱼ ½(μⱼ² + σⱼ² − 1 − log σⱼ²) over J latent dimensions."""
+    return sp.Sum(kl_closed_form_term(), (j, 1, J))
+
+
+def single_sample_estimate_term() -> sp.Expr:
+    """log q(z) − log p(z) at z = μⱼ + σⱼε: one latent dimension's single-sample KL estimate."""
+    sample = mu_z[j] + sigma_z[j] * epsilon
+    return sp.log(posterior_pdf(sample)) - sp.log(prior_pdf(sample))
+
+
+def _expected(summand: sp.Expr) -> sp.Expr:
+    """Σⱼ E_ε[summand] as an integral against the standard normal density."""
+    return sp.Sum(sp.Integral(prior_pdf(epsilon) * summand, (epsilon, -sp.oo, sp.oo)), (j, 1, J))
+
+
+def kl_gaussian() -> Derivation:
+    m, sd = mu_z[j], sigma_z[j]
+    q = posterior_pdf(z)
+    steps = (
+        Step(
+            sp.Sum(sp.Integral(q * sp.log(q / prior_pdf(z)), (z, -sp.oo, sp.oo)), (j, 1, J)),
+            "start",
+            "The definition KL(q‖p) = ∫ q log(q/p) dz; q factorises over latent dims, so KLs add.",
+            label="definition",
+        ),
+        Step(
+            sp.Sum(
+                sp.Integral(
+                    q * (-sp.log(sd) - (z - m) ** 2 / (2 * sd**2) + z**2 / 2),
+                    (z, -sp.oo, sp.oo),
+                ),
+                (j, 1, J),
+            ),
+            "equal",
+            "log q − log p = −log σ − (z − μ)²/(2σ²) + z²/2: the ½log 2π terms cancel.",
+            label="log-ratio expanded",
+        ),
+        Step(
+            sp.Sum(-sp.log(sd) - sp.Rational(1, 2) + (m**2 + sd**2) / 2, (j, 1, J)),
+            "equal",
+            "Under q: ∫q = 1, E[(z − μ)²] = σ² and E[z²] = μ² + σ².",
+            label="Gaussian moments",
+        ),
+        Step(
+            kl_closed_form(),
+            "equal",
+            "Collect terms; −log σ = −½log σ² (σ > 0), giving the formula in Kingma & Welling, "
+            "App. B.",
+            label="closed form",
+        ),
+    )
+    return Derivation(
+        slug="kl-gaussian",
+        title="KL(N(μ, σ²) ‖ N(0, 1)) in closed form",
+        parameters=(mu_z, sigma_z),
+        steps=steps,
+        summary="KL = ½Σⱼ(μⱼ² + σⱼ² − 1 − log σⱼ²) ≥ 0, zero only at μ = 0, σ = 1; it is "
+        "subtracted in the ELBO (added to the loss).",
+        symbols={**LATENT_SYMBOLS, "z": z},
+    )
+
+
+def kl_monte_carlo() -> Derivation:
+    m, sd = mu_z[j], sigma_z[j]
+    expanded = -sp.log(sd) + (m**2 + 2 * m * sd * epsilon + (sd**2 - 1) * epsilon**2) / 2
+    steps = (
+        Step(
+            _expected(single_sample_estimate_term()),
+            "start",
+            "The mean over ε of the single-sample estimate log q(z) − log p(z) at z = μ + σε.",
+            label="expected estimate",
+        ),
+        Step(
+            _expected(expanded),
+            "equal",
+            "At z = μ + σε, (z − μ)/σ = ε and z² = μ² + 2μσε + σ²ε²; the ½log 2π terms cancel.",
+            label="estimate expanded",
+        ),
+        Step(
+            sp.Sum(-sp.log(sd) + (m**2 + sd**2 - 1) / 2, (j, 1, J)),
+            "equal",
+            "For ε ~ N(0, 1): E[1] = 1, E[ε] = 0 and E[ε²] = 1.",
+            label="noise moments",
+        ),
+        Step(
+            kl_closed_form(),
+            "equal",
+            "This is the closed-form KL: the single-sample estimate is unbiased.",
+            label="closed form",
+        ),
+    )
+    return Derivation(
+        slug="kl-monte-carlo",
+        title="Single-sample KL estimate: unbiased",
+        parameters=(mu_z, sigma_z),
+        steps=steps,
+        summary="E_ε[log q(μ + σε) − log p(μ + σε)] equals the closed-form KL, so the "
+        "Monte-Carlo estimate (TensorFlow's CVAE tutorial) is unbiased, only noisier.",
+        symbols={**LATENT_SYMBOLS, "epsilon": epsilon, "eps": epsilon},
+    )
+
+
+def kl_monte_carlo_variance() -> Derivation:
+    m, sd = mu_z[j], sigma_z[j]
+    centred = m * sd * epsilon + (sd**2 - 1) * (epsilon**2 - 1) / 2
+    steps = (
+        Step(
+            _expected((single_sample_estimate_term() - kl_closed_form_term()) ** 2),
+            "start",
+            "The variance: mean squared deviation from the KL; independent dims' variances add.",
+            label="variance definition",
+        ),
+        Step(
+            _expected(centred**2),
+            "equal",
+            "Estimate minus its mean: μσε + (σ² − 1)(ε² − 1)/2.",
+            label="centred estimate",
+        ),
+        Step(
+            sp.Sum(m**2 * sd**2 + (sd**2 - 1) ** 2 / 2, (j, 1, J)),
+            "equal",
+            "For ε ~ N(0, 1): E[ε²] = 1, E[ε(ε² − 1)] = 0 and E[(ε² − 1)²] = 2.",
+            label="variance",
+        ),
+    )
+    return Derivation(
+        slug="kl-monte-carlo-variance",
+        title="Single-sample KL estimate: its variance",
+        parameters=(mu_z, sigma_z),
+        steps=steps,
+        summary="Var = Σⱼ[μⱼ²σⱼ² + (σⱼ² − 1)²/2]: the closed form removes this noise for free.",
+        symbols={**LATENT_SYMBOLS, "epsilon": epsilon, "eps": epsilon},
+    )
+
+
+@cache
+def _variance_function():
+    m, sd = sp.symbols("m sd", positive=True)
+    per_dim = kl_monte_carlo_variance().steps[-1].expr.function
+    return sp.lambdify((m, sd), per_dim.subs({mu_z[j]: m, sigma_z[j]: sd}), modules="numpy")
+
+
+def kl_mc_variance(mu: float | np.ndarray, sigma: float | np.ndarray) -> float | np.ndarray:
+    """Per-dimension variance of the single-sample KL estimate, μ²σ² + (σ² − 1)²/2.
+
+    Evaluated from the derivation's final SymPy expression; sum over dimensions yourself.
+    """
+    return _variance_function()(np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float))

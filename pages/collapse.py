@@ -1,0 +1,115 @@
+"""Posterior collapse explained with the linear VAE: theory (pPCA) against live training."""
+
+import math
+
+import numpy as np
+import streamlit as st
+
+from derivations import linear_vae
+from figures.images import grid_png
+from figures.lab_plots import eigen_spectrum, kl_theory_vs_trained
+from ui import pages
+from ui.collapse_view import column_images, dataset_eigen
+from ui.controls import log_slider
+from ui.derivation_view import arrival_banner, show_derivation
+from ui.lab_session import LabSession
+from ui.lab_settings import LabSettings
+
+SIGMA2_GRID = (
+    0.01,
+    0.02,
+    0.03,
+    0.05,
+    0.07,
+    0.1,
+    0.15,
+    0.2,
+    0.25,
+    0.3,
+    0.35,
+    0.45,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    1.0,
+    1.5,
+    2.0,
+)
+TRAIN_STEPS = 4000  # enough for the linear VAE on digits to reach its optimum (lr 1e-2)
+
+st.title("Posterior collapse, explained by the linear VAE")
+arrival_banner(pages.COLLAPSE.url_path)
+st.markdown(
+    "Lucas et al. (2019), *Don't Blame the ELBO!*: for a **linear** Gaussian VAE the ELBO's "
+    "optimum is probabilistic PCA. With data-covariance eigenvalues $\\lambda_i$ and decoder "
+    "noise $\\sigma^2$, latent dimension $i$ is active only when $\\lambda_i > \\sigma^2$; its "
+    "decoder column has norm $\\sqrt{\\lambda_i-\\sigma^2}$ and its KL is "
+    "$\\tfrac12\\log(\\lambda_i/\\sigma^2)$. Dimensions with $\\lambda_i \\le \\sigma^2$ "
+    "**collapse**: their posterior is the prior. So collapse is not a bug of the ELBO; it is "
+    "what a too-large σ (a too-large KL weight) asks for."
+)
+
+st.header("Theory: drag σ² across the spectrum", anchor="spectrum")
+left, right = st.columns([1, 3])
+with left:
+    sigma2 = log_slider("decoder noise σ²", "collapse_sigma2", 0.3, SIGMA2_GRID)
+    latent_dim = st.slider("latent dimensions J", 1, 16, 8, key="collapse_J")
+eigenvalues, eigenvectors = dataset_eigen("digits")
+optimum = linear_vae.optimum(eigenvalues, sigma2, latent_dim)
+with left:
+    st.metric("active dimensions", f"{optimum.active} / {latent_dim}")
+    st.metric("optimal log-likelihood", f"{optimum.loglik:.1f} nats/image")
+    st.metric("total KL at the optimum", f"{optimum.total_kl:.2f} nats")
+with right:
+    st.plotly_chart(eigen_spectrum(eigenvalues[:24], sigma2, latent_dim), key="collapse_spectrum")
+
+st.subheader("The optimal decoder columns")
+columns = linear_vae.decoder_columns(eigenvectors, eigenvalues, sigma2, latent_dim)
+st.image(grid_png([column_images(columns)], (8, 8), scale=8), width=min(90 * latent_dim, 900))
+st.caption(
+    "Column i is the i-th principal direction scaled by √(λᵢ − σ²); a collapsed dimension's "
+    "column is exactly zero (flat grey): the decoder ignores that latent."
+)
+
+st.header("Practice: train a linear VAE with this σ²", anchor="training")
+st.markdown(
+    "The same σ² and J, trained by gradient descent on the ELBO (the lab's engine, with linear "
+    "encoder and decoder). Its KL per dimension should land on the analytic bars."
+)
+if "collapse" not in st.session_state:
+    st.session_state.collapse = LabSession(linear=True, step_budget=TRAIN_STEPS)
+session: LabSession = st.session_state.collapse
+session.apply(LabSettings(sigma=math.sqrt(sigma2), latent_dim=latent_dim, lr=1e-2))
+if session.pending_reset:
+    session.reset()
+if session.running:
+    if st.button("Pause", key="collapse_pause", icon=":material/pause:"):
+        session.pause()
+        st.rerun()
+elif st.button(
+    "Train the linear VAE", key="collapse_train", icon=":material/play_arrow:", type="primary"
+):
+    session.step_budget = session.step + TRAIN_STEPS
+    session.start()
+    st.rerun()
+
+
+def training_view() -> None:
+    session.train_slice(0.2)
+    if session.trainer is None:
+        st.plotly_chart(kl_theory_vs_trained(optimum.kl_per_dim, None), key="collapse_kl")
+        return
+    metrics = session.refresh_metrics(min_interval_steps=100)
+    trained = np.asarray(metrics.kl_per_dim)
+    st.plotly_chart(kl_theory_vs_trained(optimum.kl_per_dim, trained), key="collapse_kl")
+    st.markdown(
+        f"step {session.step:,} · trained active units **{metrics.active_units}** · analytic "
+        f"**{optimum.active}** · {'training' if session.running else 'stopped'}"
+    )
+
+
+st.fragment(training_view, run_every=0.5 if session.running else None)()
+
+st.header("Why dimensions collapse, per direction", anchor="derivation")
+show_derivation("linear-vae-collapse")
