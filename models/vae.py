@@ -15,7 +15,6 @@ import io
 import math
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -132,22 +131,3 @@ def from_bytes(data: bytes) -> tuple[VAE, likelihoods.Likelihood | None]:
         lik = likelihoods.make(lb["name"], **lb["params"])
         lik.load_state_dict(lb["state"])
     return model, lik
-
-
-# -------------------------------------------------------------------------------------------------
-# The analytic optimum the linear VAE should reach.
-
-
-def ppca_kl_per_dim(x: np.ndarray, sigma2: float, latent_dim: int) -> np.ndarray:
-    """KL per latent at the optimum of a linear VAE with fixed σ² (Lucas et al. 2019, Thm 1).
-
-    With λ_1 >= λ_2 >= ... the eigenvalues of the data covariance (1/N, maximum likelihood), the
-    pPCA solution (Tipping & Bishop 1999) has W = U(Λ - σ²I)^½ for λ_i > σ² and zero columns
-    otherwise; the encoder then has posterior variance σ²/λ_i and E[μ_i²] = 1 - σ²/λ_i, so
-        KL_i = ½(E[μ_i²] + σ²/λ_i - 1 - log(σ²/λ_i)) = ½ log(λ_i/σ²)  if λ_i > σ², else 0.
-    Returns the `latent_dim` values, largest first; the number of non-zero entries is the number
-    of active units.
-    """
-    lam = np.linalg.eigvalsh(np.cov(np.asarray(x, dtype=np.float64), rowvar=False, bias=True))
-    lam = np.sort(lam)[::-1][:latent_dim]
-    return np.where(lam > sigma2, 0.5 * np.log(np.maximum(lam, sigma2) / sigma2), 0.0)
