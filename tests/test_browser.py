@@ -15,7 +15,7 @@ PAGES_WITH_CHARTS = {GAUSSIAN, BERNOULLI, LAPLACE_HUBER, KL, ELBO}
 
 @pytest.fixture()
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 2600})
     tab = context.new_page()
     yield tab
     context.close()
@@ -31,6 +31,7 @@ def test_every_page_renders_in_chromium(page, app_url, artifacts_dir, spec):
     assert error_texts(page) == []
     if spec != HOME:
         assert page.locator(".katex").count() > 0, "the page's maths rendered with KaTeX"
+    assert page.locator(".katex-error").count() == 0, page.locator(".katex-error").all_inner_texts()
     if spec in PAGES_WITH_CHARTS:
         page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=30_000)
     page.screenshot(

@@ -31,9 +31,10 @@ def parameters_latex(derivation: Derivation) -> str:
 
 
 def _marked(term: sp.Expr, colour: str, caption: str) -> str:
+    """The term on a coloured background, with a caption underneath (caption is LaTeX)."""
     return (
         rf"\underbrace{{\colorbox{{{colour}}}{{$\displaystyle {sp.latex(term)}$}}}}"
-        rf"_{{\text{{{caption}}}}}"
+        rf"_{{{caption}}}"
     )
 
 
@@ -44,10 +45,12 @@ def step_latex(step: Step, parameters: str) -> str:
     if step.relation == "equal":
         return rf"= {expr}"
     if step.relation == "drop":
-        marked = _marked(step.term, DROP_COLOUR, f"free of {parameters}: dropped")
+        caption = rf"\text{{free of }} {parameters} \text{{: dropped}}"
+        marked = _marked(step.term, DROP_COLOUR, caption)
         return rf"= {expr} \;+\; {marked} \;\;\longrightarrow\;\; {expr}"
     # scale: previous = term * expr
-    marked = _marked(step.term, SCALE_COLOUR, f"positive, free of {parameters}: divided out")
+    caption = rf"\text{{positive, free of }} {parameters} \text{{: divided out}}"
+    marked = _marked(step.term, SCALE_COLOUR, caption)
     return rf"= {marked} \cdot \left({expr}\right) \;\;\longrightarrow\;\; {expr}"
 
 
