@@ -47,11 +47,16 @@ def step_latex(step: Step, parameters: str) -> str:
     if step.relation == "drop":
         caption = rf"\text{{free of }} {parameters} \text{{: dropped}}"
         marked = _marked(step.term, DROP_COLOUR, caption)
-        return rf"= {expr} \;+\; {marked} \;\;\longrightarrow\;\; {expr}"
+        return _two_lines(rf"{expr} \;+\; {marked}", expr)
     # scale: previous = term * expr
     caption = rf"\text{{positive, free of }} {parameters} \text{{: divided out}}"
     marked = _marked(step.term, SCALE_COLOUR, caption)
-    return rf"= {marked} \cdot \left({expr}\right) \;\;\longrightarrow\;\; {expr}"
+    return _two_lines(rf"{marked} \cdot \left({expr}\right)", expr)
+
+
+def _two_lines(split: str, result: str) -> str:
+    """The previous expression split into kept part and marked term, then what is kept."""
+    return rf"\begin{{aligned}} &= {split} \\[4pt] &\longrightarrow\; {result} \end{{aligned}}"
 
 
 def derivation_views(derivation: Derivation, verify: bool = True) -> list[StepView]:
