@@ -73,13 +73,16 @@ def bernoulli_vs_continuous(x: float, log_normaliser, points: int = 199) -> go.F
 
 
 def robust_densities(scale: float, alpha: float, huber_log_normaliser, points: int = 401):
-    """Gaussian, Laplace and Huber densities with the same scale, and their losses (−log density).
+    """Gaussian, Laplace and Huber densities with the same scale s, and their losses.
 
-    The Huber density is exp(−H_α(r)/s) / Z(α, s); Z comes from `huber_log_normaliser(α, s)`.
+    The Huber density is exp(−H_α(r)/T) / Z(α, T) with temperature T = s², so its quadratic core
+    is the Gaussian with σ = s and its tails beyond |r| = α are Laplace-like. Z comes from
+    `huber_log_normaliser(α, T)`.
     """
     r = np.linspace(-4 * max(scale, alpha), 4 * max(scale, alpha), points)
     huber = np.where(np.abs(r) <= alpha, 0.5 * r**2, alpha * (np.abs(r) - 0.5 * alpha))
-    log_huber = -huber / scale - float(huber_log_normaliser(alpha, scale))
+    temperature = scale**2
+    log_huber = -huber / temperature - float(huber_log_normaliser(alpha, temperature))
     curves = {
         "Gaussian (σ = s)": stats.norm.logpdf(r, scale=scale),
         "Laplace (b = s)": stats.laplace.logpdf(r, scale=scale),

@@ -33,6 +33,12 @@ def robust_explorer() -> None:
     with right:
         alpha = log_slider("Huber α (where quadratic turns linear)", "robust_alpha", 0.1)
     st.plotly_chart(robust_densities(scale, alpha, huber_log_normaliser), key="robust_curve")
+    st.caption(
+        "Here the Huber density uses temperature s², so its quadratic core is exactly the "
+        "Gaussian with σ = s. The derivation above keeps a general temperature s; the lab's "
+        "Huber likelihood is written on the standardised residual, exp(−ρ_α(r/b)), with α in "
+        "units of b: the same family with s = b² and the switch point at α·b."
+    )
 
 
 robust_explorer()

@@ -70,3 +70,25 @@ def test_changing_latent_size_asks_for_a_reset():
     assert any("press **Reset**" in i.value for i in at.info)
     at.button(key="lab_reset").click().run()
     assert at.session_state.lab.trainer.config.latent_dim == 4
+
+
+def idx(dims: tuple[int, ...], payload: bytes) -> bytes:
+    """An IDX file of unsigned bytes: magic 0x08, the number of dims, big-endian sizes."""
+    header = bytes([0, 0, 0x08, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+    return header + payload
+
+
+def test_a_malformed_idx_folder_gets_a_message_naming_the_file(tmp_path):
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx((2,), bytes([3, 7])))
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(idx((2,), bytes([1, 2])))
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(idx((2, 28, 28), bytes(2 * 784)))
+    # Header promises 2 images of 28×28 but the file stops after 5 bytes of pixels.
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(idx((2, 28, 28), bytes(5)))
+    at = open_page(LAB)
+    at.selectbox(key="lab_dataset").set_value("mnist").run()
+    at.text_input(key="lab_folder").input(str(tmp_path)).run()
+    at.button(key="lab_reset").click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "Cannot load the data set" in errors and "train-images-idx3-ubyte" in errors
+    assert "truncated" in errors or "expected" in errors

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from derivations import implied_sigma
@@ -26,6 +28,13 @@ def lab_query(result: implied_sigma.Implied) -> tuple[dict[str, str], bool]:
         beta = min(max(result.beta, BETA_RANGE[0]), BETA_RANGE[1])
         settings = LabSettings(dataset="digits-binarised", likelihood=family, beta=beta)
         return settings.to_query(), beta != result.beta
-    parameter = result.sigma if family == "gaussian" else result.scale
-    settings = LabSettings(likelihood=family, sigma=clamp_sigma(parameter), alpha=1.0)
+    if family == "huber":
+        # derivations: exp(−H_δ(r)/s), δ = 1; the lab's Huber: exp(−ρ_α(r/b)) with α in units
+        # of b. They match for b = √s and α = δ/√s.
+        parameter, alpha = math.sqrt(result.scale), 1.0 / math.sqrt(result.scale)
+    else:
+        parameter, alpha = (result.sigma if family == "gaussian" else result.scale), 1.0
+    settings = LabSettings(
+        likelihood=family, sigma=clamp_sigma(parameter), alpha=clamp_sigma(alpha)
+    )
     return settings.to_query(), settings.sigma != parameter
