@@ -8,7 +8,6 @@ Images are flattened to (N, D) float32 tensors in [0, 1]. Nothing is downloaded,
 
 from __future__ import annotations
 
-import gzip
 import os
 import zlib
 from dataclasses import dataclass
@@ -89,15 +88,31 @@ _IDX_TYPES = {
 }
 
 
+MAX_FILE_BYTES = 512 * 2**20  # MNIST's largest file is 47 MB; anything far bigger is refused
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise DataError(
+                f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB; not an IDX data set"
+            )
         raw = path.read_bytes()
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
     if raw[:2] == b"\x1f\x8b":  # gzip, whatever the file is called
         try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
+            # Decompress in bounded chunks: a small "gzip bomb" must not exhaust memory.
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            data = inflater.decompress(raw, MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES or inflater.unconsumed_tail:
+                raise DataError(
+                    f"{path}: decompresses to more than {MAX_FILE_BYTES // 2**20} MB; refused"
+                )
+            if not inflater.eof:
+                raise DataError(f"{path}: corrupt or truncated gzip data (stream ends early)")
+            return data
+        except zlib.error as e:
             raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
     return raw
 
@@ -155,6 +170,8 @@ def _images(path: Path) -> np.ndarray:
         raise DataError(f"{path}: expected images of shape (N, rows, cols), got shape {a.shape}")
     if a.dtype != np.uint8:
         raise DataError(f"{path}: expected unsigned bytes (type 0x08), got {a.dtype}")
+    if 0 in a.shape:
+        raise DataError(f"{path}: holds no images (shape {a.shape})")
     return a
 
 

@@ -124,7 +124,7 @@ def training_ticker() -> None:
 def pictures() -> None:
     if session.trainer is None:
         return
-    data = session.dataset()
+    data = session.data
     history = session.history()
     st.plotly_chart(
         loss_curves(
@@ -155,13 +155,13 @@ def pictures() -> None:
 def analysis() -> None:
     if session.trainer is None:
         return
-    data = session.dataset()
+    data = session.data
     metrics = session.refresh_metrics()
     m = st.columns(5)
     m[0].metric("test ELBO (nats/image)", f"{metrics.elbo:.1f}")
     m[1].metric("MSE per pixel", f"{metrics.mse:.4f}")
     m[2].metric("KL (nats)", f"{metrics.kl:.2f}")
-    m[3].metric("active units", f"{metrics.active_units} / {settings.latent_dim}")
+    m[3].metric("active units", f"{metrics.active_units} / {session.trainer.config.latent_dim}")
     bits = "n/a" if metrics.bits_per_dim is None else f"{metrics.bits_per_dim:.3f}"
     m[4].metric(
         "bits/dim (discretised)",

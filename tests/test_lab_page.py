@@ -78,7 +78,8 @@ def idx(dims: tuple[int, ...], payload: bytes) -> bytes:
     return header + payload
 
 
-def test_a_malformed_idx_folder_gets_a_message_naming_the_file(tmp_path):
+def test_a_malformed_idx_folder_gets_a_message_naming_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIKELIHOOD_LAB_IDX_DIR", str(tmp_path))  # the server's configured folder
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx((2,), bytes([3, 7])))
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(idx((2,), bytes([1, 2])))
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(idx((2, 28, 28), bytes(2 * 784)))
@@ -86,9 +87,33 @@ def test_a_malformed_idx_folder_gets_a_message_naming_the_file(tmp_path):
     (tmp_path / "train-images-idx3-ubyte").write_bytes(idx((2, 28, 28), bytes(5)))
     at = open_page(LAB)
     at.selectbox(key="lab_dataset").set_value("mnist").run()
-    at.text_input(key="lab_folder").input(str(tmp_path)).run()
     at.button(key="lab_reset").click().run()
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
     assert "Cannot load the data set" in errors and "train-images-idx3-ubyte" in errors
     assert "truncated" in errors or "expected" in errors
+
+
+def test_mnist_is_not_offered_without_a_configured_folder(monkeypatch):
+    monkeypatch.delenv("LIKELIHOOD_LAB_IDX_DIR", raising=False)
+    at = open_page(LAB)
+    assert at.selectbox(key="lab_dataset").options == [
+        "8×8 digits (embedded)",
+        "8×8 digits, binarised",
+    ]
+    assert not at.text_input  # no free-text server path anywhere on the page
+
+
+def test_switching_data_mid_run_keeps_the_views_on_the_trained_model(monkeypatch):
+    monkeypatch.delenv("LIKELIHOOD_LAB_IDX_DIR", raising=False)
+    at = open_page(LAB, query={"dataset": "mnist"})  # a link naming a set this server lacks
+    assert not at.exception
+    at.button(key="lab_train").click().run()
+    assert any("no folder for them" in e.value for e in at.error)
+    at = open_page(LAB)
+    at.button(key="lab_train").click().run()
+    at.selectbox(key="lab_dataset").set_value("digits-binarised").run()
+    assert not at.exception
+    assert any("press **Reset**" in i.value for i in at.info)
+    assert at.session_state.lab.data.name == "digits"  # views still draw the trained model
+    assert step_count(at) > 0

@@ -74,11 +74,58 @@ def test_a_paused_session_does_not_train():
     assert session.train_slice(0.1) is None and session.step == 0
 
 
+def hold_lock_in_another_thread(session: LabSession):
+    """Hold the session's lock from another thread (as a concurrent rerun would) until released."""
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with session.lock:
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(30)
+    return release, thread
+
+
 def test_a_slice_is_skipped_not_waited_for_when_the_lock_is_held():
     session = started()
-    with session.lock:
+    release, thread = hold_lock_in_another_thread(session)
+    try:
         assert session.train_slice(0.1) is None
+    finally:
+        release.set()
+        thread.join()
     assert session.train_slice(0.05) is not None
+
+
+def test_settings_wait_for_a_slice_in_the_middle_of_a_torch_step():
+    """Deterministic race: a rerun applies σ while another run is inside trainer.run."""
+    session = started()
+    session.train_slice(0.02)
+    inside, finish = threading.Event(), threading.Event()
+    original_run = session.trainer.run
+
+    def slow_run(**kwargs):
+        inside.set()
+        finish.wait(30)  # "inside the torch step"
+        return original_run(**kwargs)
+
+    session.trainer.run = slow_run
+    slicer = threading.Thread(target=session.train_slice, args=(0.02,))
+    slicer.start()
+    inside.wait(30)
+    applied = threading.Event()
+    rerun = threading.Thread(target=lambda: (session.apply(LabSettings(sigma=0.7)), applied.set()))
+    rerun.start()
+    assert not applied.wait(0.3), "apply() changed σ while a slice was mid-step"
+    finish.set()
+    slicer.join(30)
+    rerun.join(30)
+    assert applied.is_set()
+    assert session.trainer.likelihood.params["sigma"] == pytest.approx(0.7)
+    assert session.trainer.history.events[-1].what == "sigma"
 
 
 # ---- the race: reruns that touch the session while a slice is inside a torch step

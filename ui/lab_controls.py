@@ -38,21 +38,20 @@ def settings_controls(session: LabSession) -> LabSettings:
     current = session.settings
     with st.sidebar:
         st.subheader("Lab settings")
+        # MNIST-like sets only when the server names their folder: a visitor never picks a
+        # path on the server (no file probing, no reading whatever a path points at).
+        offered = DATASETS if session.data_folder else ("digits", "digits-binarised")
+        if current.dataset not in offered:
+            offered = (*offered, current.dataset)  # from a link; a reset will explain
         dataset = st.selectbox(
             "data set",
-            DATASETS,
-            index=DATASETS.index(current.dataset),
+            offered,
+            index=offered.index(current.dataset),
             format_func=DATASET_LABELS.get,
             key="lab_dataset",
+            help=f"MNIST and Fashion-MNIST appear when the server sets {DATA_FOLDER_ENV} to a "
+            "folder with their IDX files.",
         )
-        if dataset in ("mnist", "fashion-mnist"):
-            folder = st.text_input(
-                "IDX folder",
-                value=session.data_folder or "",
-                key="lab_folder",
-                help=f"A local folder with the four IDX files (or set {DATA_FOLDER_ENV}).",
-            )
-            session.data_folder = folder.strip() or None
         names = likelihoods.names()
         likelihood = st.selectbox(
             "likelihood p(x|z)",

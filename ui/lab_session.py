@@ -18,13 +18,13 @@ import io
 import math
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from models import likelihoods
-from models.data import Dataset, load_dataset
+from models.data import DataError, Dataset, load_dataset
 from models.evaluate import Metrics, evaluate
 from models.trainer import SliceResult, TrainConfig, Trainer
 from models.vae import VAEConfig, to_bytes
@@ -35,7 +35,7 @@ EVAL_EXAMPLES = 360  # the whole digits test split; the first 360 of a larger on
 EVAL_K = 8  # importance samples for the live IWAE / bits-per-dim estimate
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def cached_dataset(name: str, folder: str | None = None) -> Dataset:
     """Data sets are read-only tensors, so every session may share one copy."""
     return load_dataset(name, folder)
@@ -56,7 +56,8 @@ class LabSession:
     data_folder: str | None = None
     linear: bool = False  # the linear VAE of Lucas et al. 2019 (the collapse page)
     step_budget: int | None = None  # pause by itself after this many steps (None: never)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Re-entrant so a view may call another view (pin → metrics + images) under one hold.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     trainer: Trainer | None = None
     running: bool = False
     message: str | None = None  # why training stopped (non-finite loss), shown with a reset
@@ -69,7 +70,19 @@ class LabSession:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def dataset(self) -> Dataset:
-        return cached_dataset(self.settings.dataset, self.data_folder)
+        """The data set the *settings* name (what the next reset trains on)."""
+        name = self.settings.dataset
+        if name in ("mnist", "fashion-mnist") and not self.data_folder:
+            raise DataError(
+                f"{name} is read from local IDX files, and this server has no folder for them "
+                "(set LIKELIHOOD_LAB_IDX_DIR before starting the app)"
+            )
+        return cached_dataset(name, self.data_folder)
+
+    @property
+    def data(self) -> Dataset | None:
+        """The data set the current model trains on; views use this, never the settings'."""
+        return None if self.trainer is None else self.trainer.dataset
 
     def _new_trainer(self) -> Trainer:
         s = self.settings
@@ -206,7 +219,7 @@ class LabSession:
                 return None
             if self.metrics is None or trainer.step - self.metrics_step >= min_interval_steps:
                 self.metrics = evaluate(
-                    trainer, self.dataset(), k=EVAL_K, max_examples=EVAL_EXAMPLES
+                    trainer, trainer.dataset, k=EVAL_K, max_examples=EVAL_EXAMPLES
                 )
                 self.metrics_step = trainer.step
             return self.metrics
@@ -217,7 +230,7 @@ class LabSession:
             trainer = self.trainer
             if trainer is None:
                 return []
-            x = self.dataset().test[:n]
+            x = trainer.dataset.test[:n]
             with torch.no_grad():
                 output = trainer.model.reconstruct(x)
                 mean = trainer.likelihood.mean(output)
@@ -239,9 +252,9 @@ class LabSession:
         """Posterior means μ(x) of test digits and their labels."""
         with self.lock:
             trainer = self.trainer
-            data = self.dataset()
             if trainer is None:
                 return np.zeros((0, self.settings.latent_dim)), np.zeros(0, dtype=int)
+            data = trainer.dataset
             with torch.no_grad():
                 mu, _ = trainer.model.encode(data.test[:max_points])
             return mu.numpy(), data.test_labels[:max_points].numpy()
@@ -249,9 +262,10 @@ class LabSession:
     def decode_test_point(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The test digit at `index` and the decoder mean at its posterior mean."""
         with self.lock:
-            trainer, data = self.trainer, self.dataset()
-            if trainer is None or not (0 <= index < data.test.shape[0]):
+            trainer = self.trainer
+            if trainer is None or not (0 <= index < trainer.dataset.test.shape[0]):
                 return None
+            data = trainer.dataset
             x = data.test[index : index + 1]
             with torch.no_grad():
                 mean = trainer.likelihood.mean(trainer.model.reconstruct(x))
@@ -277,19 +291,34 @@ class LabSession:
                 return b""
             return to_bytes(self.trainer.model, self.trainer.likelihood)
 
-    def pin(self) -> PinnedRun | None:
-        metrics = self.refresh_metrics(min_interval_steps=1)
-        if metrics is None:
-            return None
-        run = PinnedRun(
+    def model_settings(self) -> LabSettings:
+        """The settings the current model really has: a pending reset's data set, latent size
+        and seed are not in it yet."""
+        trainer = self.trainer
+        if trainer is None:
+            return self.settings
+        return replace(
             self.settings,
-            self.step,
-            metrics.as_dict(),
-            self.reconstruction_rows(6),
-            self.dataset().image_shape,
+            dataset=trainer.dataset.name,
+            latent_dim=trainer.config.latent_dim,
+            seed=trainer.seed,
         )
-        self.pinned.append(run)
-        return run
+
+    def pin(self) -> PinnedRun | None:
+        """Snapshot settings, step, metrics and pictures together, under one hold of the lock."""
+        with self.lock:
+            metrics = self.refresh_metrics(min_interval_steps=1)
+            if metrics is None:
+                return None
+            run = PinnedRun(
+                self.model_settings(),
+                self.step,
+                metrics.as_dict(),
+                self.reconstruction_rows(6),
+                self.trainer.dataset.image_shape,
+            )
+            self.pinned.append(run)
+            return run
 
 
 def _event_label(what: str, after: object) -> str:
