@@ -596,22 +596,32 @@ def _relate(u: list[list[complex]], t: list[list[complex]]) -> _Relation:
 
 
 def _fit(pairs: list[tuple[complex, complex]]):
-    """'equal', (a, b) with u = a·t + b at every pair, or None."""
+    """'equal', (a, b) with u = a·t + b at every pair, or None.
+
+    Tolerances are relative to how much each side *varies*, plus float round-off of its size:
+    a huge additive constant (1e12 − SSE) must neither hide a difference nor make a moving
+    target look fixed.
+    """
     if all(_close(u, t) for u, t in pairs):
         return "equal"
     us = [u for u, _ in pairs]
     ts = [t for _, t in pairs]
-    scale = max(1.0, *(abs(v) for v in us + ts))
+    u_spread = max(abs(v - us[0]) for v in us)
+    t_spread = max(abs(v - ts[0]) for v in ts)
+    u_roundoff = 1e-13 * max(abs(v) for v in us)
+    t_roundoff = 1e-13 * max(abs(v) for v in ts)
     t0, u0 = ts[0], us[0]
     far = max(range(len(ts)), key=lambda k: abs(ts[k] - t0))
-    if abs(ts[far] - t0) <= 1e-7 * scale:  # the target does not move with the parameters
-        if all(abs(v - u0) <= TOL_FIT * scale for v in us):
+    if t_spread <= 1e-9 * max(1.0, *(abs(v) for v in ts)) + t_roundoff:
+        # The target does not move with the parameters: only a constant user expression fits.
+        if u_spread <= TOL_FIT * max(1.0, *(abs(v) for v in ts)) + u_roundoff:
             return (1 + 0j, u0 - t0)
         return None
     a = (us[far] - u0) / (ts[far] - t0)
     b = u0 - a * t0
+    tolerance = TOL_FIT * max(1.0, u_spread, abs(a) * t_spread) + u_roundoff + abs(a) * t_roundoff
     for uv, tv in pairs:
-        if abs(uv - (a * tv + b)) > TOL_FIT * max(1.0, abs(uv), abs(a * tv), abs(b)):
+        if abs(uv - (a * tv + b)) > tolerance:
             return None
     return (a, b)
 

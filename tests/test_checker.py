@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import sympy as sp
 
@@ -378,11 +376,9 @@ def built():
 
 
 def timed_check(slug: str, label: str, text: str) -> Verdict:
-    start = time.perf_counter()
-    verdict = check(text, slug, label)
-    elapsed = time.perf_counter() - start
-    assert elapsed < LIMIT_SECONDS, f"check took {elapsed:.2f} s"
-    return verdict
+    """The verdict for a table row. (Speed is a benchmark's business: only the hostile corpus,
+    whose one-second bound is a safety property, asserts time.)"""
+    return check(text, slug, label)
 
 
 @pytest.mark.parametrize(
