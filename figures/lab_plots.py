@@ -38,12 +38,12 @@ def loss_curves(
     events: Sequence[tuple[float, str]] = (),
     max_points: int = MAX_POINTS,
 ) -> go.Figure:
-    """−ELBO (loss), reconstruction term and KL per step, with a marker where settings changed."""
+    """Loss (−ELBO at β = 1), reconstruction and KL per step; markers where settings changed."""
     x, loss_d, recon_d, kl_d = downsample(steps, loss, recon, kl, max_points=max_points)
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("−ELBO and −log p(x|z) (nats)", "KL (nats)")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss and −log p(x|z) (nats)", "KL (nats)"))
+    fig.add_trace(
+        go.Scatter(x=x, y=loss_d, name="loss = −log p(x|z) + β·KL (−ELBO at β = 1)"), row=1, col=1
     )
-    fig.add_trace(go.Scatter(x=x, y=loss_d, name="−ELBO (loss)"), row=1, col=1)
     fig.add_trace(go.Scatter(x=x, y=recon_d, name="−E log p(x|z)"), row=1, col=1)
     fig.add_trace(go.Scatter(x=x, y=kl_d, name="KL(q‖p)"), row=1, col=2)
     for step, text in events:

@@ -78,6 +78,17 @@ class History:
     events: list[Event] = field(default_factory=list)  # settings changed mid-run
     slices: list[SliceResult] = field(default_factory=list)  # one per run() that took steps
 
+    def compact(self, max_rows: int) -> None:
+        """Keep at most `max_rows` rows by averaging the oldest half in pairs, so a long live run
+        costs bounded memory while recent steps keep full resolution. A merged row carries the
+        later step of its pair and the mean of its losses."""
+        while len(self.step) > max(max_rows, 2):
+            half = (len(self.step) // 2) & ~1  # an even number of the oldest rows
+            self.step[:half] = self.step[1:half:2]
+            for values in (self.loss, self.recon, self.kl):
+                pairs = zip(values[0:half:2], values[1:half:2], strict=True)
+                values[:half] = [(a + b) / 2 for a, b in pairs]
+
 
 @dataclass
 class Status:

@@ -207,7 +207,7 @@ def test_downloads_and_pinned_runs():
     session.apply(LabSettings(seed=3, sigma=0.5))
     session.train_slice(0.1)
     lines = session.metrics_csv().strip().splitlines()
-    assert lines[0].startswith("step,loss_neg_elbo")
+    assert lines[0].startswith("step,loss_recon_plus_beta_kl")
     assert len(lines) == session.step + 1
     assert any("σ → 0.5" in line for line in lines)
     model, likelihood = from_bytes(session.weights_bytes())
@@ -216,3 +216,22 @@ def test_downloads_and_pinned_runs():
     rows = comparison_rows(session.pinned)
     assert run is not None and rows[0]["step"] == session.step and rows[0]["sigma"] == 0.5
     assert rows[0]["ELBO (nats)"] is not None and len(run.grid_rows) == 6
+
+
+def test_long_runs_keep_bounded_history_and_chart_data(monkeypatch):
+    import ui.lab_session as lab_session
+
+    monkeypatch.setattr(lab_session, "HISTORY_ROWS", 500)
+    session = started()
+    for sigma in (0.2, 0.21, 0.22, 0.5):  # a "drag": three changes a few steps apart, then one
+        session.apply(LabSettings(sigma=sigma))
+        session.train_slice(0.02)
+    while session.step < 1500:
+        session.train_slice(0.2)
+    h = session.trainer.history
+    assert len(h.step) <= 500 and h.step[-1] == session.step
+    assert all(a < b for a, b in zip(h.step, h.step[1:], strict=False))  # still ordered
+    chart = session.history(max_rows=100)
+    assert len(chart["step"]) == 100
+    labels = [label for _, label in chart["events"]]
+    assert len(labels) < 4 and labels[-1] == "σ → 0.5"  # the drag is one marker

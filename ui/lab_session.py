@@ -33,6 +33,9 @@ from ui.lab_settings import LabSettings
 HIDDEN = 128  # decoder/encoder width: small enough for 8 sessions on 2 cores
 EVAL_EXAMPLES = 360  # the whole digits test split; the first 360 of a larger one
 EVAL_K = 8  # importance samples for the live IWAE / bits-per-dim estimate
+HISTORY_ROWS = 100_000  # per-step rows kept; older ones are merged in pairs beyond this
+CHART_ROWS = 2_000  # rows handed to the chart (which buckets them further)
+CHART_EVENTS = 12  # most recent setting changes marked on the chart
 
 
 @functools.lru_cache(maxsize=4)
@@ -173,6 +176,7 @@ class LabSession:
                     self.running = False
                     return None
             result = self.trainer.run(max_steps=steps_left, max_seconds=max_seconds)
+            self.trainer.history.compact(HISTORY_ROWS)
             self.last_slice = result
             if result.stopped_reason:
                 self.running, self.message = False, result.stopped_reason
@@ -196,18 +200,27 @@ class LabSession:
     def step(self) -> int:
         return 0 if self.trainer is None else self.trainer.step
 
-    def history(self) -> dict[str, np.ndarray | list]:
+    def history(self, max_rows: int | None = CHART_ROWS) -> dict[str, np.ndarray | list]:
+        """Per-step history (at most `max_rows` evenly spaced rows; None: all) and the setting
+        changes, copied under the lock because the trainer appends in place."""
         with self.lock:
             if self.trainer is None:
                 return {"step": [], "loss": [], "recon": [], "kl": [], "events": []}
             h = self.trainer.history
-            n = len(h.step)  # copy under the lock: the trainer appends in place
+            n = len(h.step)
+            rows = (
+                range(n)
+                if max_rows is None or n <= max_rows
+                else (np.linspace(0, n - 1, max_rows).astype(int))
+            )
             events = [(e.step, _event_label(e.what, e.after)) for e in h.events]
+            if max_rows is not None:
+                events = _merge_drags(events)[-CHART_EVENTS:]
             return {
-                "step": np.asarray(h.step[:n]),
-                "loss": np.asarray(h.loss[:n]),
-                "recon": np.asarray(h.recon[:n]),
-                "kl": np.asarray(h.kl[:n]),
+                "step": np.asarray([h.step[k] for k in rows]),
+                "loss": np.asarray([h.loss[k] for k in rows]),
+                "recon": np.asarray([h.recon[k] for k in rows]),
+                "kl": np.asarray([h.kl[k] for k in rows]),
                 "events": events,
             }
 
@@ -273,11 +286,14 @@ class LabSession:
 
     # -- taking results away ---------------------------------------------------------------------
     def metrics_csv(self) -> str:
-        """Per-step history, with the settings in force at each step, as CSV."""
-        h = self.history()
+        """Per-step history, with the settings in force at each step, as CSV. (Beyond
+        HISTORY_ROWS rows, the oldest rows are means of merged pairs of steps.)"""
+        h = self.history(max_rows=None)
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["step", "loss_neg_elbo", "recon_neg_log_lik", "kl", "setting_changes"])
+        writer.writerow(
+            ["step", "loss_recon_plus_beta_kl", "recon_neg_log_lik", "kl", "setting_changes"]
+        )
         marks = {}
         for step, label in h["events"]:
             marks.setdefault(step, []).append(label)
@@ -319,6 +335,18 @@ class LabSession:
             )
             self.pinned.append(run)
             return run
+
+
+def _merge_drags(events: list[tuple[int, str]], within: int = 50) -> list[tuple[int, str]]:
+    """A slider drag makes several changes of one setting a few steps apart: keep the last."""
+    merged: list[tuple[int, str]] = []
+    for step, label in events:
+        kind = label.split(" ")[0]
+        if merged and merged[-1][1].split(" ")[0] == kind and step - merged[-1][0] <= within:
+            merged[-1] = (step, label)
+        else:
+            merged.append((step, label))
+    return merged
 
 
 def _event_label(what: str, after: object) -> str:
