@@ -65,12 +65,15 @@ def preload_modules() -> float:
     return time.perf_counter() - started
 
 
-def quiet_streamlit() -> None:
-    """AppTest's constructor touches session state outside a script run, which logs a harmless
-    "missing ScriptRunContext" warning per session; keep it out of the table. (A filter, since
-    Streamlit resets its loggers' levels when it reads its config.)"""
+def prepare_streamlit() -> None:
+    """Show exceptions in full (AppTest redacts them by default), and keep AppTest's harmless
+    "missing ScriptRunContext" warning (its constructor touches session state outside a run) out
+    of the table: a logging filter, since Streamlit resets its loggers' levels."""
     import logging
 
+    from streamlit import config
+
+    config.set_option("client.showErrorDetails", "full")
     name = "streamlit.runtime.scriptrunner_utils.script_run_context"
     logging.getLogger(name).addFilter(
         lambda record: "missing ScriptRunContext" not in record.getMessage()
@@ -79,7 +82,11 @@ def quiet_streamlit() -> None:
 
 def problems(at) -> list[str]:
     """Exceptions and error boxes a run produced (an empty list if it rendered cleanly)."""
-    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+    found = []
+    for e in at.exception:
+        where = e.stack_trace[-1].strip().splitlines()[0] if e.stack_trace else ""
+        found.append(f"{e.proto.type}: {e.message} ({where})" if where else str(e.message))
+    return found + [str(e.value) for e in at.error]
 
 
 def timed_switch(at, spec) -> float:
@@ -149,6 +156,7 @@ class SympyCallCounter:
 def cold_child(url_path: str, preload: bool) -> None:
     from tests.apptest_helpers import open_page
 
+    prepare_streamlit()
     spec = BY_URL[url_path]
     home_started = time.perf_counter()
     at = open_page(pages.HOME)  # untimed: runtime set-up, router, sidebar, home page
@@ -239,7 +247,7 @@ def main(argv=None) -> None:
         cold_child(a.cold_child, a.preload)
         return
 
-    quiet_streamlit()
+    prepare_streamlit()
     specs = [BY_URL[url_path] for url_path in a.pages]
     rows, notes = [], []
     print(f"Timing {len(specs)} pages: cold in fresh subprocesses, then warm in this process.")

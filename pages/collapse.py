@@ -96,7 +96,10 @@ elif st.button(
 
 
 def training_view() -> None:
+    was_running = session.running
     session.train_slice(0.2)
+    if was_running and not session.running:
+        st.rerun()  # the step budget is spent: redraw the button, stop the timer
     if session.trainer is None:
         st.plotly_chart(kl_theory_vs_trained(optimum.kl_per_dim, None), key="collapse_kl")
         return

@@ -7,6 +7,7 @@ from figures.likelihood_plots import beta_vs_sigma
 from ui import pages
 from ui.controls import log_slider
 from ui.derivation_view import arrival_banner, show_derivation
+from ui.numeric_panel import numeric_check_panel
 
 st.title("The ELBO, and why σ is a KL weight")
 arrival_banner(pages.ELBO.url_path)
@@ -34,8 +35,9 @@ st.markdown(
 st.header("Fixed-σ Gaussian ELBO = β-VAE with β = 2σ²", anchor="beta")
 show_derivation("elbo")
 st.markdown(
-    "So **σ is not a learning rate**: dividing by $1/(2\\sigma^2)$ rescales the reconstruction "
-    "term *relative to the KL*. Large σ (or a pixel-mean MSE, σ² = D/2) means a heavy KL weight: "
+    "So **σ is not a learning rate**: the factor $1/(2\\sigma^2)$ multiplies the reconstruction "
+    "term only, which sets its weight *relative to the KL*. Large σ (or a pixel-mean MSE, "
+    "σ² = D/2) means a heavy KL weight: "
     "the encoder is pushed to the prior, latent dimensions collapse, and reconstructions blur to "
     "the average image. Small σ means a light KL weight: sharp reconstructions, but samples from "
     "the prior look noisy because $q(z\\mid x)$ drifts from $p(z)$."
@@ -57,3 +59,6 @@ def beta_explorer() -> None:
 
 
 beta_explorer()
+
+st.header("Numeric check against torch.distributions", anchor="numeric-check")
+numeric_check_panel("elbo")

@@ -41,9 +41,7 @@ def constants_explorer() -> None:
             "pixels D",
             options=(64, 784, 3072),
             key="gaussian_D",
-            format_func=lambda d: {64: "64 (8×8 digits)", 784: "784 (MNIST)", 3072: "3072 (CIFAR)"}[
-                d
-            ],
+            format_func=DIMENSION_LABELS.get,
         )
         constants = numeric.dropped_constants(sigma, dimension)
         st.markdown("**What the drop step removes, in nats per image:**")
@@ -73,8 +71,9 @@ st.markdown(
 
 st.header("The gradient: (x − μ)/σ² against the MSE gradient", anchor="gradient")
 st.markdown(
-    "Gradients tell the same story: the log-density's gradient in $\\mu_j$ is the MSE gradient "
-    "times the positive constant $D/(2\\sigma^2)$. Alone that only rescales the step (as a "
+    "Gradients tell the same story: the log-density's gradient in $\\mu_j$ is the *negative* "
+    "MSE gradient times the positive constant $D/(2\\sigma^2)$ (ascending one is descending the "
+    "other). Alone that only rescales the step (as a "
     "learning rate would), but the ELBO adds a KL gradient that is *not* rescaled, so σ sets the "
     "balance between the two: see [β = 2σ²](/elbo-beta)."
 )
@@ -91,7 +90,17 @@ st.markdown(
 show_derivation("gaussian-diagonal")
 
 st.header("A learned shared σ: the calibrated decoder", anchor="learned-sigma")
+st.markdown(
+    "If the decoder also learns one shared σ, $D\\log\\sigma$ is no longer a constant. Setting "
+    "$\\partial/\\partial\\sigma = 0$ gives $\\sigma^2 = \\mathrm{MSE}$; putting that back "
+    "leaves $-\\tfrac D2\\log\\mathrm{MSE}$ plus constants: the *calibrated decoder* objective "
+    "(the lab's `gaussian-optimal` likelihood sets σ this way every batch)."
+)
 show_derivation("gaussian-learned-sigma")
+st.subheader("Where the gradient in σ vanishes", anchor="sigma-stationary")
+show_derivation("gaussian-sigma-stationary")
+st.subheader("The profile likelihood: σ² = MSE put back", anchor="calibrated")
+show_derivation("gaussian-calibrated")
 
 st.header("Numeric check against scipy", anchor="numeric-check")
 numeric_check_panel("gaussian-mse")

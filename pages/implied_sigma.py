@@ -17,8 +17,6 @@ st.markdown(
 )
 
 CUSTOM = "(set by hand below)"
-RECON_KEYS = ("loss", "recon", "recon_batch")
-KL_KEYS = ("kl", "kl_batch")
 
 
 def _apply_snippet(table: dict, widget_key: str, prefix: str) -> None:
@@ -128,15 +126,22 @@ verdict_box = st.success if result.verdict == implied_sigma.MATCHES else st.warn
 verdict_box(f"**{result.verdict}.** {result.explanation}")
 
 query, clamped = lab_query(result)
-label = f"Open the live lab with these settings ({query['likelihood']}"
-label += (
-    f", β = {query['beta']})" if query["likelihood"] == "bernoulli" else f", σ = {query['sigma']})"
-)
+LAB_PARAMETER = {"gaussian": "σ", "laplace": "scale b", "huber": "scale b"}
+family = query["likelihood"]
+if family == "bernoulli":
+    label = f"Open the live lab with these settings (bernoulli, β = {query['beta']})"
+else:
+    label = f"Open the live lab with these settings ({family}, {LAB_PARAMETER[family]} = "
+    label += f"{query['sigma']}" + (f", α = {query['alpha']}" if family == "huber" else "") + ")"
 if clamped:
     label += f", clamped to the lab's range {LAB_SIGMA_RANGE[0]:g} to {LAB_SIGMA_RANGE[1]:g}"
 if st.button(label, icon=":material/science:", key="implied_open_lab"):
     st.switch_page(pages.LAB.path, query_params=query)
 
 st.header("The algebra, step by step", anchor="algebra")
-summary, views = implied_steps(tuple(sorted(arguments.items())))
-show_steps(summary, views)
+symbolic = {k: v for k, v in arguments.items() if k not in ("D", "latent_dim", "batch_size")}
+show_steps(
+    "The steps keep the sizes D, J and B as symbols, so they show where each one enters σ²; "
+    "the box above puts in your numbers.",
+    implied_steps(tuple(sorted(symbolic.items()))),
+)

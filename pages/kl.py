@@ -47,5 +47,8 @@ def monte_carlo_explorer() -> None:
 
 monte_carlo_explorer()
 
+st.subheader("The variance of the single-sample estimate", anchor="variance")
+show_derivation("kl-monte-carlo-variance")
+
 st.header("Numeric check against torch.distributions.kl_divergence", anchor="numeric-check")
 numeric_check_panel("kl-gaussian")

@@ -43,6 +43,13 @@ def robust_explorer() -> None:
 
 robust_explorer()
 
+st.subheader("The Huber normaliser in closed form", anchor="huber-normaliser")
+st.markdown(
+    "$Z(\\alpha, s) = \\int e^{-H_\\alpha(r)/s}\\,dr$ splits into a Gaussian core and two "
+    "exponential tails; it is finite for every α > 0 and s > 0, so the Huber density is proper."
+)
+show_derivation("huber-normaliser")
+
 st.header("Numeric check", anchor="numeric-check")
 numeric_check_panel("laplace-l1")
 numeric_check_panel("huber")

@@ -49,7 +49,7 @@ def test_home_question_link_opens_the_answering_section(page, app_url):
     assert error_texts(page) == []
 
 
-def test_first_deep_link_after_start_still_renders_through_the_router(browser):
+def test_first_deep_link_after_start_still_renders_through_the_router(browser, artifacts_dir):
     """A fresh server's first request, a deep link, still gets the page through app.py."""
     from tests.conftest import start_streamlit
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 import derivations
 from ui.latex import StepView, derivation_views
-from ui.questions import QUESTIONS, by_key
+from ui.questions import by_key
 from ui.try_it import try_it_box
 
 RELATION_BADGE = {
@@ -61,7 +61,3 @@ def arrival_banner(page_url_path: str) -> None:
         f"[Jump to the section](#{question.anchor})",
         icon=":material/question_answer:",
     )
-
-
-def questions_answered_here(page_url_path: str) -> list[str]:
-    return [q.text for q in QUESTIONS if q.page.url_path == page_url_path]

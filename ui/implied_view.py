@@ -14,10 +14,15 @@ LAB_SIGMA_RANGE = SIGMA_RANGE
 _FAMILY = {"squared": "gaussian", "l1": "laplace", "huber": "huber", "bce": "bernoulli"}
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
-def implied_steps(arguments: tuple[tuple[str, object], ...]) -> tuple[str, list[StepView]]:
-    derivation = implied_sigma.derivation(**dict(arguments))
-    return derivation.summary, derivation_views(derivation)
+# Sizes for building the steps: the steps keep D, J and B as symbols, so the numbers only fill
+# the summary (not shown; the page states its own numbers), and the cache key can leave them out.
+_SIZES = {"D": 784, "latent_dim": 20, "batch_size": 128}
+
+
+@st.cache_data(show_spinner="Deriving and checking the steps…", max_entries=128)
+def implied_steps(reductions: tuple[tuple[str, object], ...]) -> list[StepView]:
+    """Verified steps for one loss, reduction and weight choice, whatever D, J and B are."""
+    return derivation_views(implied_sigma.derivation(**_SIZES, **dict(reductions)))
 
 
 def lab_query(result: implied_sigma.Implied) -> tuple[dict[str, str], bool]:
@@ -37,4 +42,4 @@ def lab_query(result: implied_sigma.Implied) -> tuple[dict[str, str], bool]:
     settings = LabSettings(
         likelihood=family, sigma=clamp_sigma(parameter), alpha=clamp_sigma(alpha)
     )
-    return settings.to_query(), settings.sigma != parameter
+    return settings.to_query(), (settings.sigma, settings.alpha) != (parameter, alpha)

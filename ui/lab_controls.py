@@ -12,7 +12,7 @@ from ui.lab_session import LabSession
 from ui.lab_settings import DATASETS, LabSettings, from_query
 
 BETA_GRID = tuple(float(f"{v:.3g}") for v in (10 ** (k / 4) for k in range(-12, 13)))
-LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+LR_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)  # = LR_RANGE
 DATA_FOLDER_ENV = "LIKELIHOOD_LAB_IDX_DIR"  # where MNIST / Fashion-MNIST IDX files live
 DATASET_LABELS = {
     "digits": "8×8 digits (embedded)",
@@ -70,13 +70,7 @@ def settings_controls(session: LabSession) -> LabSettings:
         if "alpha" in info.params:
             alpha = log_slider("Huber α", "lab_alpha", current.alpha, SIGMA_GRID)
         beta = log_slider("KL weight β (1 = the ELBO)", "lab_beta", current.beta, BETA_GRID)
-        lr = st.select_slider(
-            "learning rate",
-            LR_GRID,
-            value=min(LR_GRID, key=lambda v: abs(v - current.lr)),
-            format_func=lambda v: f"{v:g}",
-            key="lab_lr",
-        )
+        lr = log_slider("learning rate", "lab_lr", current.lr, LR_GRID)
         latent_dim = st.number_input(
             "latent dimensions", 1, 32, current.latent_dim, key="lab_latent_dim"
         )
