@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.pages import SECTIONS
+from ui.runtime import freeze_new_modules
 from ui.sidebar import shared_sidebar
 
 
@@ -20,6 +21,7 @@ def main() -> None:
     )
     shared_sidebar()
     navigation.run()
+    freeze_new_modules()
 
 
 if __name__ == "__main__":

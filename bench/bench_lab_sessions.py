@@ -17,23 +17,29 @@ server update p50/p95
              live fragments (training ticker, pictures, analysis) over its last K (<= 200) runs,
              as timed in pages/lab.py. The ticker's run includes its training slice (up to
              0.15 s), so this is the time from a fragment rerun starting on the server to its
-             last element being sent: the update latency reported here. Max over sessions. K
-             can reach back into the warm-up when the window is short.
+             last element being queued for the browser: the update latency reported here.
+             Max over sessions. K can reach back into the warm-up when the window is short.
 visible interval p50/p95
              client side: a MutationObserver in each page records performance.now() whenever
              the text of the step counter changes; these are the gaps between consecutive
              visible counter updates within the window (cadence, not latency), pooled over
              sessions. At 5 ticker runs per second the floor is 200 ms.
 server CPU   CPU time of the server process (all its threads, /proc/<pid>/stat) over the
-             window, in % of one core (2 cores: at most 200 %). "machine busy" is the whole
-             machine's non-idle time from /proc/stat, in % of all cores (chromium included).
+             window, in % of one core (2 cores: at most 200 %). "browser CPU" is the same for
+             chromium's processes and Playwright's driver; "machine busy" is the whole machine's
+             non-idle time from /proc/stat, in % of all cores.
 
 After each N the contexts are closed and the server's CPU is measured again after a settling
 pause: closing the tabs must stop their training (near idle: under 10 % of a core).
 
+--streamlit-option KEY=VALUE passes --KEY VALUE to `streamlit run`, to try a server setting
+(e.g. runner.postScriptGC=false) before it goes into .streamlit/config.toml.
+
 The browser shares the machine with the server, so on 2 cores the N pages' rendering competes
-with training; run it on a quiet machine. Not part of the test suite. Run from the repository
-root; the last line of output is the results as JSON.
+with training (see the browser CPU column). --browser-nice 10 gives the server priority, but the
+browsers' timers request the reruns, so a starved browser slows the server down too. Run it on
+a quiet machine. Not part of the test suite. Run from the repository root; the last line of
+output is the results as JSON.
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ BENCH_FLAGS = [
 TARGET_THROUGHPUT = 0.80  # total steps/s with 8 sessions, as a fraction of one session's
 TARGET_P95_MS = 300.0  # every page update under this at the 95th percentile
 IDLE_CPU_PERCENT = 10.0  # server CPU after the tabs closed, in % of one core
+SLICE_RATE = re.compile(r"step [\d,]+ · ([\d,]+) steps/s")
 CAPTION = re.compile(
     r"server-side update times over the last (\d+) updates"
     r"(?: · update p50 ([\d.]+) ms, p95 ([\d.]+) ms)?"
@@ -174,7 +181,8 @@ def measure(browser, url: str, server, n: int, a) -> dict:
     pages = []
     result: dict = {"n": n, "problems": {}}
     try:
-        pages = [open_lab(context, url, seed) for seed, context in enumerate(contexts, start=1)]
+        for seed, context in enumerate(contexts, start=1):
+            pages.append(open_lab(context, url, seed))
         hidden = [k for k, p in enumerate(pages, 1) if p.evaluate("document.hidden")]
         if hidden:
             print(f"  warning: chromium reports sessions {hidden} as hidden (timers may throttle)")
@@ -193,13 +201,16 @@ def measure(browser, url: str, server, n: int, a) -> dict:
         browser = sum(t - browser0.get(pid, 0.0) for pid, t in browser1.items())
         end = [(step_counter(p), time.monotonic(), p.evaluate(NOW_JS)) for p in pages]
 
-        rates, intervals, p50s, p95s, shown = [], [], [], [], []
+        rates, intervals, p50s, p95s, shown, slice_rates = [], [], [], [], [], []
         for k, page in enumerate(pages):
             (s0, t0, js0), (s1, t1, js1) = start[k], end[k]
             rates.append((s1 - s0) / (t1 - t0))
             times = [t for t, _ in page.evaluate(LOG_JS) if js0 <= t <= js1]
             intervals += list(np.diff(times))
-            match = CAPTION.search(page.locator("body").inner_text())
+            text = page.locator("body").inner_text()
+            rate = SLICE_RATE.search(text)
+            slice_rates.append(int(rate.group(1).replace(",", "")) if rate else None)
+            match = CAPTION.search(text)
             if match and match.group(2):
                 shown.append(int(match.group(1)))
                 p50s.append(float(match.group(2)))
@@ -215,6 +226,7 @@ def measure(browser, url: str, server, n: int, a) -> dict:
             server_p95_ms=max(p95s) if p95s else None,
             server_p95_each_ms=p95s,
             server_updates_counted=shown,
+            last_slice_steps_per_s=slice_rates,
             visible_p50_ms=percentile(intervals, 50),
             visible_p95_ms=percentile(intervals, 95),
             visible_updates=len(intervals),
@@ -241,6 +253,14 @@ def measure(browser, url: str, server, n: int, a) -> dict:
     idle = 100.0 * (cpu_seconds(server.pid) - cpu0) / (time.monotonic() - wall0)
     result["idle_cpu_percent"] = idle
     return result
+
+
+def streamlit_flag(option: str) -> tuple[str, str]:
+    """ "runner.postScriptGC=false" -> ("--runner.postScriptGC", "false")."""
+    key, sep, value = option.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {option!r}")
+    return f"--{key.removeprefix('--')}", value
 
 
 def log_problems(log_path: Path) -> dict[str, int]:
@@ -302,6 +322,8 @@ def report(results: list[dict], a) -> None:
     print("machine busy %: the whole machine's non-idle time, % of all cores.")
     if a.browser_nice:
         print(f"The browser ran at nice {a.browser_nice} (the server at normal priority).")
+    if a.streamlit_option:
+        print(f"The server ran with: {', '.join(a.streamlit_option)}.")
     print()
     for r in results:
         verdict = "near idle" if r["idle_cpu_percent"] < IDLE_CPU_PERCENT else "STILL BUSY"
@@ -349,6 +371,14 @@ def main(argv=None) -> None:
         help="run chromium at this nice value (e.g. 10) so that, sharing the machine with the "
         "server, it takes only the CPU the server leaves (default 0: equal priority)",
     )
+    p.add_argument(
+        "--streamlit-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="pass --KEY VALUE to `streamlit run` (repeatable), to try a server setting, "
+        "e.g. runner.postScriptGC=false",
+    )
     a = p.parse_args(argv)
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -356,7 +386,8 @@ def main(argv=None) -> None:
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    server, url = start_streamlit()
+    extra = tuple(arg for option in a.streamlit_option for arg in streamlit_flag(option))
+    server, url = start_streamlit(extra)
     if a.browser_nice:
         os.nice(a.browser_nice)  # this process only: the browser launched below inherits it
     log_path = ARTIFACTS / f"streamlit-{url.rsplit(':', 1)[1]}.log"
@@ -396,6 +427,7 @@ def main(argv=None) -> None:
                 "seconds": a.seconds,
                 "warmup": a.warmup,
                 "browser_nice": a.browser_nice,
+                "streamlit_options": a.streamlit_option,
                 "results": results,
                 "server_log_exceptions": logged,
             }

@@ -276,13 +276,14 @@ def main(argv=None) -> None:
         extra = "" if spec in DERIVATION_PAGES else " (extra)"
         star = f"{cold_star:8.2f}" if cold_star is not None else f"{'-':>8}"
         span = f"{min(warm['times']):.3f}-{max(warm['times']):.3f}"
+        found = row["cold"]["problems"] + warm["problems"]
+        name = spec.title + extra + (" !" if found else "")
         print(
-            f"{spec.title + extra:34} {cold:7.2f} {star} {median:7.3f} {span:>13} "
+            f"{name:34} {cold:7.2f} {star} {median:7.3f} {span:>13} "
             f"{median / cold:9.3f} {warm['symbolic_calls']:8d} {warm['sympy_calls']:11d}"
         )
-        found = row["cold"]["problems"] + warm["problems"]
         if found:
-            notes.append(f"{spec.url_path}: errors on the page: {found}")
+            notes.append(f"{spec.url_path}: errors on the page (its times are not valid): {found}")
         if warm["symbolic_calls"]:
             notes.append(f"{spec.url_path}: a warm render redid symbolic work (not cached)")
         results.append(
@@ -324,6 +325,7 @@ def main(argv=None) -> None:
     print("          lambdify during one warm render / one slider move (0: all from the caches)")
     print("SymPy calls  any Python call into sympy in that run (e.g. str() of a symbol)")
     print("slider    AppTest reruns the whole page; a browser reruns only the slider's fragment")
+    print("AppTest skips the gc.collect(2) a server runs after every script run (postScriptGC)")
     if rows:
         home = statistics.median(row["cold"]["home"] for row in rows)
         print(f"(untimed set-up in each cold process: AppTest + home page, median {home:.2f} s)")
