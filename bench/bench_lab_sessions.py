@@ -322,6 +322,8 @@ def report(results: list[dict], a) -> None:
     print("machine busy %: the whole machine's non-idle time, % of all cores.")
     if a.browser_nice:
         print(f"The browser ran at nice {a.browser_nice} (the server at normal priority).")
+    if a.split_cores:
+        print("Split cores: the server on CPU 0, the browser and this driver on CPU 1.")
     if a.streamlit_option:
         print(f"The server ran with: {', '.join(a.streamlit_option)}.")
     print()
@@ -379,6 +381,12 @@ def main(argv=None) -> None:
         help="pass --KEY VALUE to `streamlit run` (repeatable), to try a server setting, "
         "e.g. runner.postScriptGC=false",
     )
+    p.add_argument(
+        "--split-cores",
+        action="store_true",
+        help="pin the server to CPU 0 and the browser (and this driver) to CPU 1, as if the "
+        "browsers ran on the users' machines: each side gets one whole core",
+    )
     a = p.parse_args(argv)
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -387,7 +395,11 @@ def main(argv=None) -> None:
 
     ARTIFACTS.mkdir(exist_ok=True)
     extra = tuple(arg for option in a.streamlit_option for arg in streamlit_flag(option))
+    if a.split_cores:
+        os.sched_setaffinity(0, {0})  # the server started next inherits CPU 0 (all its threads)
     server, url = start_streamlit(extra)
+    if a.split_cores:
+        os.sched_setaffinity(0, {1})  # the browser launched below inherits CPU 1
     if a.browser_nice:
         os.nice(a.browser_nice)  # this process only: the browser launched below inherits it
     log_path = ARTIFACTS / f"streamlit-{url.rsplit(':', 1)[1]}.log"
@@ -427,6 +439,7 @@ def main(argv=None) -> None:
                 "seconds": a.seconds,
                 "warmup": a.warmup,
                 "browser_nice": a.browser_nice,
+                "split_cores": a.split_cores,
                 "streamlit_options": a.streamlit_option,
                 "results": results,
                 "server_log_exceptions": logged,

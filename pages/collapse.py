@@ -83,6 +83,7 @@ session: LabSession = st.session_state.collapse
 session.apply(LabSettings(sigma=math.sqrt(sigma2), latent_dim=latent_dim, lr=1e-2))
 if session.pending_reset:
     session.reset()
+st.session_state.collapse_drawn_running = session.running
 if session.running:
     if st.button("Pause", key="collapse_pause", icon=":material/pause:"):
         session.pause()
@@ -96,9 +97,8 @@ elif st.button(
 
 
 def training_view() -> None:
-    was_running = session.running
-    session.train_slice(0.2)
-    if was_running and not session.running:
+    session.heartbeat()  # the background worker trains this session only while the tab beats
+    if st.session_state.get("collapse_drawn_running") and not session.running:
         st.rerun()  # the step budget is spent: redraw the button, stop the timer
     if session.trainer is None:
         st.plotly_chart(kl_theory_vs_trained(optimum.kl_per_dim, None), key="collapse_kl")

@@ -13,10 +13,11 @@ from ui.derivation_view import arrival_banner
 from ui.lab_controls import lab_session, settings_controls
 from ui.lab_session import comparison_rows
 
-SLICE_SECONDS = 0.15  # training per tick: short, so a drag or click is served quickly
-TICK_SECONDS = 0.2  # the training ticker's timer
-PICTURES_SECONDS = 1.0  # loss curves and image grids
-ANALYSIS_SECONDS = 3.0  # test-set metrics, latent space, KL per dimension
+TICK_SECONDS = 0.3  # step counter refresh (and heartbeat: training needs the tab to be open)
+PICTURES_SECONDS = (
+    2.0  # loss curves and image grids (each redraw costs the browser a Plotly render)
+)
+ANALYSIS_SECONDS = 5.0  # test-set metrics, latent space, KL per dimension
 
 st.title("Live lab")
 arrival_banner(pages.LAB.url_path)
@@ -33,6 +34,7 @@ changed = session.apply(settings)
 st.query_params.from_dict({**settings.to_query()})  # the URL reopens the lab with these settings
 
 # ---- run controls ----------------------------------------------------------------------------
+st.session_state.lab_drawn_running = session.running  # the buttons below show this state
 buttons = st.columns([1, 1, 1, 1, 1])
 try:
     if session.running:
@@ -103,15 +105,14 @@ def timed(view):
 
 
 def training_ticker() -> None:
-    was_running = session.running
-    session.train_slice(SLICE_SECONDS)
-    if was_running and not session.running:
+    session.heartbeat()  # the background worker trains this session only while the tab beats
+    if st.session_state.get("lab_drawn_running") and not session.running:
         st.rerun()  # training stopped itself (non-finite loss): redraw the buttons and message
     if session.trainer is None:
         st.info("Press **Train** to start.")
         return
-    last = session.last_slice
-    rate = f" · {last.steps_per_second:,.0f} steps/s" if last and last.steps else ""
+    steps_per_second = session.steps_per_second()
+    rate = f" · {steps_per_second:,.0f} steps/s" if steps_per_second else ""
     state = "training" if session.running else "paused"
     percentiles = session.update_percentiles()
     timing = ""

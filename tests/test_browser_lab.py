@@ -14,6 +14,7 @@ from tests.browser_helpers import (
     wait_for_steps,
     wait_until_idle,
 )
+from ui.lab_session import LabSession
 from ui.pages import LAB
 
 pytestmark = pytest.mark.browser
@@ -115,7 +116,8 @@ def test_closing_the_tab_stops_its_training(browser, app_url, streamlit_process)
     time.sleep(3)
     busy = cpu_seconds(streamlit_process.pid) - start
     context.close()
-    time.sleep(2)  # the slice in flight (≤ 0.15 s) and the last draws finish
+    # No more heartbeats: the worker drops the session within HEARTBEAT_SECONDS.
+    time.sleep(LabSession.HEARTBEAT_SECONDS + 1.0)
     start = cpu_seconds(streamlit_process.pid)
     time.sleep(3)
     idle = cpu_seconds(streamlit_process.pid) - start

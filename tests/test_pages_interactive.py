@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from models.data import load_dataset
@@ -73,6 +75,11 @@ def test_collapse_page_trains_a_linear_vae():
     at.button(key="collapse_train").click().run()
     assert not at.exception
     session = at.session_state.collapse
+    deadline = time.monotonic() + 30
+    while session.step == 0 and time.monotonic() < deadline:  # the background worker trains
+        session.heartbeat()
+        time.sleep(0.05)
+    at.run()
     assert session.linear and session.step > 0
     assert session.trainer.config.linear
     assert any("trained active units" in m.value for m in at.markdown)

@@ -12,13 +12,16 @@ finds training in progress draws the last state instead of waiting, so widgets s
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
 import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -29,6 +32,7 @@ from models.evaluate import Metrics, evaluate
 from models.trainer import SliceResult, TrainConfig, Trainer
 from models.vae import VAEConfig, to_bytes
 from ui.lab_settings import LabSettings
+from ui.training_pool import POOL, TrainingPool
 
 HIDDEN = 128  # decoder/encoder width: small enough for 8 sessions on 2 cores
 EVAL_EXAMPLES = 360  # the whole digits test split; the first 360 of a larger one
@@ -61,6 +65,7 @@ class LabSession:
     step_budget: int | None = None  # pause by itself after this many steps (None: never)
     # Re-entrant so a view may call another view (pin → metrics + images) under one hold.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     trainer: Trainer | None = None
     running: bool = False
     message: str | None = None  # why training stopped (non-finite loss), shown with a reset
@@ -69,7 +74,54 @@ class LabSession:
     pinned: list[PinnedRun] = field(default_factory=list)
     update_ms: deque = field(default_factory=lambda: deque(maxlen=200))
     last_slice: SliceResult | None = None
+    last_seen: float = field(default_factory=time.monotonic)  # the page's last heartbeat
+    # Who trains it in the background; None: only explicit train_slice calls (tests, scripts).
+    pool: TrainingPool | None = field(default=POOL, repr=False)
     _needs_reset: bool = False
+    _waiting: int = 0  # threads blocked on the lock for a view or a setting (they go first)
+    _progress: deque = field(default_factory=lambda: deque(maxlen=12), repr=False)
+
+    HEARTBEAT_SECONDS: ClassVar[float] = 3.0  # no fragment run for this long: the tab is gone
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """Hold the lock for a view or a setting change. Locks are not fair: a trainer that
+        releases and re-takes the lock in a loop could starve a waiting rerun, so while anyone
+        waits here, `train_slice` yields its turn."""
+        with self._count_lock:
+            self._waiting += 1
+        try:
+            self.lock.acquire()
+        finally:
+            with self._count_lock:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+    def heartbeat(self) -> None:
+        """Called by each live-view run of the page: the tab is still open."""
+        self.last_seen = time.monotonic()
+        self._progress.append((self.last_seen, self.step))
+
+    def steps_per_second(self) -> float | None:
+        """Training speed over the last few seconds of heartbeats (None when not training)."""
+        if not self.running or len(self._progress) < 2:
+            return None
+        (t0, s0), (t1, s1) = self._progress[0], self._progress[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 and s1 >= s0 else None
+
+    def wants_training(self) -> bool:
+        return (
+            self.running
+            and self.trainer is not None
+            and not self._needs_reset
+            and time.monotonic() - self.last_seen < self.HEARTBEAT_SECONDS
+        )
+
+    def stop_with_error(self, error: Exception) -> None:
+        self.running, self.message = False, f"training stopped: {error}"
 
     # -- lifecycle -------------------------------------------------------------------------------
     def dataset(self) -> Dataset:
@@ -99,7 +151,7 @@ class LabSession:
         )
 
     def ensure_trainer(self) -> Trainer:
-        with self.lock:
+        with self._locked():
             if self.trainer is None or self._needs_reset:
                 self.trainer = self._new_trainer()
                 self._needs_reset = False
@@ -107,22 +159,27 @@ class LabSession:
             return self.trainer
 
     def start(self) -> None:
+        """Train in the background (the shared pool's worker) while the page keeps beating."""
         self.ensure_trainer()
-        with self.lock:
+        with self._locked():
             if self.trainer.status.stopped:
                 self.trainer.resume()
             self.running, self.message = True, None
+        self.heartbeat()
+        if self.pool is not None:
+            self.pool.submit(self)
 
     def pause(self) -> None:
         self.running = False
 
     def reset(self) -> None:
         """A fresh model with the current settings (history and metrics cleared, pins kept)."""
-        with self.lock:
+        with self._locked():
             self.trainer = self._new_trainer()
             self._needs_reset = False
             self.running, self.message = False, None
             self.metrics, self.metrics_step, self.last_slice = None, -1, None
+            self._progress.clear()
 
     @property
     def pending_reset(self) -> bool:
@@ -135,7 +192,7 @@ class LabSession:
         old, changed = self.settings, []
         if new == old:
             return changed
-        with self.lock:
+        with self._locked():
             self.settings = new
             if new.architecture() != old.architecture():
                 self._needs_reset = True
@@ -162,8 +219,8 @@ class LabSession:
     # -- training --------------------------------------------------------------------------------
     def train_slice(self, max_seconds: float) -> SliceResult | None:
         """Train for at most `max_seconds` if running and the lock is free; None if skipped."""
-        if not self.running:
-            return None
+        if not self.running or self._waiting:
+            return None  # not training, or a rerun is waiting for the lock: let it go first
         if not self.lock.acquire(blocking=False):
             return None  # another run of this session is mid-slice: draw, don't wait
         try:
@@ -203,7 +260,7 @@ class LabSession:
     def history(self, max_rows: int | None = CHART_ROWS) -> dict[str, np.ndarray | list]:
         """Per-step history (at most `max_rows` evenly spaced rows; None: all) and the setting
         changes, copied under the lock because the trainer appends in place."""
-        with self.lock:
+        with self._locked():
             if self.trainer is None:
                 return {"step": [], "loss": [], "recon": [], "kl": [], "events": []}
             h = self.trainer.history
@@ -226,7 +283,7 @@ class LabSession:
 
     def refresh_metrics(self, min_interval_steps: int = 200) -> Metrics | None:
         """Evaluate on the test split if the model moved enough since the last evaluation."""
-        with self.lock:
+        with self._locked():
             trainer = self.trainer
             if trainer is None:
                 return None
@@ -239,7 +296,7 @@ class LabSession:
 
     def reconstruction_rows(self, n: int = 8, seed: int = 0) -> list[list[np.ndarray]]:
         """Per test digit: input | decoder mean | a sample from p(x|z), at z = posterior mean."""
-        with self.lock:
+        with self._locked():
             trainer = self.trainer
             if trainer is None:
                 return []
@@ -252,7 +309,7 @@ class LabSession:
 
     def prior_samples(self, n: int = 16, seed: int = 0) -> list[np.ndarray]:
         """Decoder means at z ~ N(0, I): what the model generates."""
-        with self.lock:
+        with self._locked():
             trainer = self.trainer
             if trainer is None:
                 return []
@@ -263,7 +320,7 @@ class LabSession:
 
     def latent_codes(self, max_points: int = 500) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means μ(x) of test digits and their labels."""
-        with self.lock:
+        with self._locked():
             trainer = self.trainer
             if trainer is None:
                 return np.zeros((0, self.settings.latent_dim)), np.zeros(0, dtype=int)
@@ -274,7 +331,7 @@ class LabSession:
 
     def decode_test_point(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The test digit at `index` and the decoder mean at its posterior mean."""
-        with self.lock:
+        with self._locked():
             trainer = self.trainer
             if trainer is None or not (0 <= index < trainer.dataset.test.shape[0]):
                 return None
@@ -302,7 +359,7 @@ class LabSession:
         return out.getvalue()
 
     def weights_bytes(self) -> bytes:
-        with self.lock:
+        with self._locked():
             if self.trainer is None:
                 return b""
             return to_bytes(self.trainer.model, self.trainer.likelihood)
@@ -322,7 +379,7 @@ class LabSession:
 
     def pin(self) -> PinnedRun | None:
         """Snapshot settings, step, metrics and pictures together, under one hold of the lock."""
-        with self.lock:
+        with self._locked():
             metrics = self.refresh_metrics(min_interval_steps=1)
             if metrics is None:
                 return None
