@@ -15,9 +15,9 @@ server update p50/p95
              read from the page's own caption at the end of the window ("server-side update
              times over the last K updates"): the server-side duration of each run of the lab's
              live fragments (training ticker, pictures, analysis) over its last K (<= 200) runs,
-             as timed in pages/lab.py. The ticker's run includes its training slice (up to
-             0.15 s), so this is the time from a fragment rerun starting on the server to its
-             last element being queued for the browser: the update latency reported here.
+             as timed in pages/lab.py. Training itself runs in the background worker
+             (ui/training_pool.py), so this is the time from a fragment rerun starting on the
+             server to its last element being queued for the browser: the update latency.
              Max over sessions. K can reach back into the warm-up when the window is short.
 visible interval p50/p95
              client side: a MutationObserver in each page records performance.now() whenever
@@ -312,7 +312,9 @@ def report(results: list[dict], a) -> None:
     print(f"Window: {a.seconds:g} s of training per N, after {a.warmup:g} s of warm-up.")
     print("steps/s: step-counter advance over the window / wall time, per browser session.")
     print("server update p50/p95: the lab's own server-side timing of each live-fragment run")
-    print("  (ticker incl. its training slice, pictures, analysis) over its last K runs, max")
+    print(
+        "  (ticker, pictures, analysis; training runs in the background worker) over its last K runs, max"
+    )
     print("  over sessions; this is the update latency. K per session: ", end="")
     print(", ".join(f"N={r['n']}: {r['server_updates_counted']}" for r in results if "total" in r))
     print("visible interval p50/p95: gaps between DOM updates of the step counter seen in the")

@@ -56,9 +56,13 @@ def _lambdify(expr: sp.Expr, sizes: Mapping[sp.Symbol, int]) -> Callable[[Values
         [*flat.values(), *scalars], concrete.xreplace(flat), modules=["scipy", "numpy"]
     )
 
+    # Names and 0-based positions read once here, not on every slider move.
+    lookups = [(str(t.base), int(t.indices[0]) - 1) for t in indexed]
+    scalar_names = [str(s) for s in scalars]
+
     def evaluate(values: Values) -> float:
-        args = [np.asarray(values[str(t.base)])[int(t.indices[0]) - 1] for t in indexed]
-        return float(fn(*args, *(values[str(s)] for s in scalars)))
+        args = [np.asarray(values[name])[k] for name, k in lookups]
+        return float(fn(*args, *(values[name] for name in scalar_names)))
 
     return evaluate
 
