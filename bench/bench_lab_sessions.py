@@ -312,9 +312,7 @@ def report(results: list[dict], a) -> None:
     print(f"Window: {a.seconds:g} s of training per N, after {a.warmup:g} s of warm-up.")
     print("steps/s: step-counter advance over the window / wall time, per browser session.")
     print("server update p50/p95: the lab's own server-side timing of each live-fragment run")
-    print(
-        "  (ticker, pictures, analysis; training runs in the background worker) over its last K runs, max"
-    )
+    print("  (ticker, pictures, analysis; training runs apart) over its last K runs, max")
     print("  over sessions; this is the update latency. K per session: ", end="")
     print(", ".join(f"N={r['n']}: {r['server_updates_counted']}" for r in results if "total" in r))
     print("visible interval p50/p95: gaps between DOM updates of the step counter seen in the")
