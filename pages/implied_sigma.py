@@ -38,32 +38,28 @@ defaults = {
 for key, value in defaults.items():
     st.session_state.setdefault(f"{PREFIX}{key}", value)
 
+
+def snippet_picker(label: str, table: dict, key: str, default: int) -> None:
+    """A select box of recognised code; picking one fills the reduction widgets below."""
+    pick = st.selectbox(
+        label,
+        [CUSTOM, *table],
+        index=default,
+        key=key,
+        on_change=_apply_snippet,
+        args=(table, key, PREFIX),
+    )
+    if pick in table:
+        st.code(table[pick].code, language="python")
+        st.caption(table[pick].source)
+
+
 st.header("Your code", anchor="snippets")
 left, right = st.columns(2)
 with left:
-    recon_pick = st.selectbox(
-        "reconstruction term",
-        [CUSTOM, *implied_sigma.RECON_SNIPPETS],
-        index=1,
-        key="implied_recon_snippet",
-        on_change=_apply_snippet,
-        args=(implied_sigma.RECON_SNIPPETS, "implied_recon_snippet", PREFIX),
-    )
-    if recon_pick in implied_sigma.RECON_SNIPPETS:
-        st.code(implied_sigma.RECON_SNIPPETS[recon_pick].code, language="python")
-        st.caption(implied_sigma.RECON_SNIPPETS[recon_pick].source)
+    snippet_picker("reconstruction term", implied_sigma.RECON_SNIPPETS, "implied_recon_snippet", 1)
 with right:
-    kl_pick = st.selectbox(
-        "KL term",
-        [CUSTOM, *implied_sigma.KL_SNIPPETS],
-        index=2,
-        key="implied_kl_snippet",
-        on_change=_apply_snippet,
-        args=(implied_sigma.KL_SNIPPETS, "implied_kl_snippet", PREFIX),
-    )
-    if kl_pick in implied_sigma.KL_SNIPPETS:
-        st.code(implied_sigma.KL_SNIPPETS[kl_pick].code, language="python")
-        st.caption(implied_sigma.KL_SNIPPETS[kl_pick].source)
+    snippet_picker("KL term", implied_sigma.KL_SNIPPETS, "implied_kl_snippet", 2)
 
 with st.expander("Sizes and reductions", expanded=True):
     c1, c2, c3, c4 = st.columns(4)
