@@ -62,6 +62,13 @@ def loss_curves(
         )
     fig.update_layout(height=320, legend={"orientation": "h", "y": -0.2}, **LAYOUT)
     fig.update_xaxes(title_text="step")
+    if len(x) > 20:
+        # The first steps' loss is 10-100x the rest; zoom on the run after them (the line
+        # still starts at step 1, off the top).
+        settled = np.concatenate([loss_d[len(x) // 20 :], recon_d[len(x) // 20 :]])
+        low, high = float(np.min(settled)), float(np.percentile(settled, 99))
+        pad = 0.1 * (high - low or 1.0)
+        fig.update_yaxes(range=[low - pad, high + pad], row=1, col=1)
     return fig
 
 

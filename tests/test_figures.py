@@ -81,3 +81,11 @@ def test_gaussian_curve_gap_is_the_dropped_constant():
     fig = gaussian_loglik_vs_residual(sigma)
     log_density, kept = np.asarray(fig.data[0].y), np.asarray(fig.data[1].y)
     np.testing.assert_allclose(log_density - kept, -np.log(sigma * np.sqrt(2 * np.pi)))
+
+
+def test_loss_chart_zooms_past_the_first_steps():
+    steps = np.arange(1, 2001)
+    loss = 5 + 600 * np.exp(-steps / 20)  # a huge start, then a settled run near 5
+    fig = loss_curves(steps, loss, loss - 1, np.ones_like(loss))
+    low, high = fig.layout.yaxis.range
+    assert high < 50 and low < 4 < 5 < high

@@ -394,7 +394,7 @@ class LabSession:
             return run
 
 
-def _merge_drags(events: list[tuple[int, str]], within: int = 50) -> list[tuple[int, str]]:
+def _merge_drags(events: list[tuple[int, str]], within: int = 500) -> list[tuple[int, str]]:
     """A slider drag makes several changes of one setting a few steps apart: keep the last."""
     merged: list[tuple[int, str]] = []
     for step, label in events:
