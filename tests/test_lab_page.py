@@ -60,6 +60,7 @@ def test_pause_stops_training():
     at.button(key="lab_train").click().run()
     trained(at)
     at.button(key="lab_pause").click().run()
+    time.sleep(0.2)  # a slice already in flight when Pause landed (≤ 50 ms) ends first
     paused_at = at.session_state.lab.step
     time.sleep(0.3)
     at.run()
