@@ -80,7 +80,7 @@ BENCH_FLAGS = [
 TARGET_THROUGHPUT = 0.80  # total steps/s with 8 sessions, as a fraction of one session's
 TARGET_P95_MS = 300.0  # every page update under this at the 95th percentile
 IDLE_CPU_PERCENT = 10.0  # server CPU after the tabs closed, in % of one core
-SLICE_RATE = re.compile(r"step [\d,]+ · ([\d,]+) steps/s")
+SHOWN_RATE = re.compile(r"step [\d,]+ · ([\d,]+) steps/s")
 CAPTION = re.compile(
     r"server-side update times over the last (\d+) updates"
     r"(?: · update p50 ([\d.]+) ms, p95 ([\d.]+) ms)?"
@@ -201,15 +201,15 @@ def measure(browser, url: str, server, n: int, a) -> dict:
         browser = sum(t - browser0.get(pid, 0.0) for pid, t in browser1.items())
         end = [(step_counter(p), time.monotonic(), p.evaluate(NOW_JS)) for p in pages]
 
-        rates, intervals, p50s, p95s, shown, slice_rates = [], [], [], [], [], []
+        rates, intervals, p50s, p95s, shown, shown_rates = [], [], [], [], [], []
         for k, page in enumerate(pages):
             (s0, t0, js0), (s1, t1, js1) = start[k], end[k]
             rates.append((s1 - s0) / (t1 - t0))
             times = [t for t, _ in page.evaluate(LOG_JS) if js0 <= t <= js1]
             intervals += list(np.diff(times))
             text = page.locator("body").inner_text()
-            rate = SLICE_RATE.search(text)
-            slice_rates.append(int(rate.group(1).replace(",", "")) if rate else None)
+            rate = SHOWN_RATE.search(text)
+            shown_rates.append(int(rate.group(1).replace(",", "")) if rate else None)
             match = CAPTION.search(text)
             if match and match.group(2):
                 shown.append(int(match.group(1)))
@@ -226,7 +226,7 @@ def measure(browser, url: str, server, n: int, a) -> dict:
             server_p95_ms=max(p95s) if p95s else None,
             server_p95_each_ms=p95s,
             server_updates_counted=shown,
-            last_slice_steps_per_s=slice_rates,
+            shown_steps_per_s=shown_rates,
             visible_p50_ms=percentile(intervals, 50),
             visible_p95_ms=percentile(intervals, 95),
             visible_updates=len(intervals),

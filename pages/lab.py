@@ -14,9 +14,7 @@ from ui.lab_controls import lab_session, settings_controls
 from ui.lab_session import comparison_rows
 
 TICK_SECONDS = 0.3  # step counter refresh (and heartbeat: training needs the tab to be open)
-PICTURES_SECONDS = (
-    2.0  # loss curves and image grids (each redraw costs the browser a Plotly render)
-)
+PICTURES_SECONDS = 2.0  # loss curves and images (each redraw is a Plotly render in the browser)
 ANALYSIS_SECONDS = 5.0  # test-set metrics, latent space, KL per dimension
 
 st.title("Live lab")
@@ -31,7 +29,7 @@ st.markdown(
 session = lab_session()
 settings = settings_controls(session)
 changed = session.apply(settings)
-st.query_params.from_dict({**settings.to_query()})  # the URL reopens the lab with these settings
+st.query_params.from_dict(settings.to_query())  # the URL reopens the lab with these settings
 
 # ---- run controls ----------------------------------------------------------------------------
 st.session_state.lab_drawn_running = session.running  # the buttons below show this state
@@ -92,9 +90,10 @@ if changed and session.trainer is not None:
 
 
 # ---- the live views ------------------------------------------------------------------------
-# Three fragments on their own timers, so each update stays short: a fast ticker that trains one
-# slice, the pictures every second, and the test-set analysis every few seconds. Each records its
-# own duration (server side) for the update-time readout and the benchmark.
+# Three fragments on their own timers, so each update stays short: a ticker (step counter and the
+# heartbeat the background worker needs), the pictures, and the test-set analysis. Training runs
+# apart, in ui/training_pool.py. Each fragment records its own server-side duration for the
+# update-time readout and the benchmark.
 def timed(view):
     def run() -> None:
         started = time.perf_counter()

@@ -4,10 +4,10 @@ Pure Python + PyTorch (no Streamlit), so isolation and the training/rerun race a
 A page keeps one `LabSession` per Streamlit session in `st.session_state`; nothing here is shared
 between sessions except read-only data sets.
 
-Concurrency: Streamlit may start a rerun of a session while a slice of that session is still
-inside a torch step (fast reruns, a fragment timer and a widget event can overlap). Every method
-that touches the trainer holds `self.lock`. `train_slice` only *tries* the lock: a rerun that
-finds training in progress draws the last state instead of waiting, so widgets stay responsive.
+Concurrency: the background worker (ui/training_pool.py) trains a session while the page's
+reruns read and change it. Every method that touches the trainer holds `self.lock`. Views and
+setting changes queue for it with priority (`_locked`); `train_slice` only *tries* it and gives
+up its turn while anyone waits, so a drag or click never waits behind training.
 """
 
 from __future__ import annotations
@@ -73,7 +73,6 @@ class LabSession:
     metrics_step: int = -1
     pinned: list[PinnedRun] = field(default_factory=list)
     update_ms: deque = field(default_factory=lambda: deque(maxlen=200))
-    last_slice: SliceResult | None = None
     last_seen: float = field(default_factory=time.monotonic)  # the page's last heartbeat
     # Who trains it in the background; None: only explicit train_slice calls (tests, scripts).
     pool: TrainingPool | None = field(default=POOL, repr=False)
@@ -150,12 +149,18 @@ class LabSession:
             train=TrainConfig(lr=s.lr, beta=s.beta),
         )
 
+    def _replace_trainer(self) -> None:
+        """A fresh model from the current settings; its metrics and speed readings start over.
+        Call with the lock held."""
+        self.trainer = self._new_trainer()
+        self._needs_reset = False
+        self.metrics, self.metrics_step = None, -1
+        self._progress.clear()
+
     def ensure_trainer(self) -> Trainer:
         with self._locked():
             if self.trainer is None or self._needs_reset:
-                self.trainer = self._new_trainer()
-                self._needs_reset = False
-                self.metrics, self.metrics_step = None, -1
+                self._replace_trainer()
             return self.trainer
 
     def start(self) -> None:
@@ -175,11 +180,8 @@ class LabSession:
     def reset(self) -> None:
         """A fresh model with the current settings (history and metrics cleared, pins kept)."""
         with self._locked():
-            self.trainer = self._new_trainer()
-            self._needs_reset = False
+            self._replace_trainer()
             self.running, self.message = False, None
-            self.metrics, self.metrics_step, self.last_slice = None, -1, None
-            self._progress.clear()
 
     @property
     def pending_reset(self) -> bool:
@@ -234,7 +236,6 @@ class LabSession:
                     return None
             result = self.trainer.run(max_steps=steps_left, max_seconds=max_seconds)
             self.trainer.history.compact(HISTORY_ROWS)
-            self.last_slice = result
             if result.stopped_reason:
                 self.running, self.message = False, result.stopped_reason
             elif steps_left is not None and result.steps >= steps_left:
