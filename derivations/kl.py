@@ -177,6 +177,36 @@ def _variance_function():
     return sp.lambdify((m, sd), per_dim.subs({mu_z[j]: m, sigma_z[j]: sd}), modules="numpy")
 
 
+@cache
+def _per_dimension_functions():
+    """The closed-form KL and the single-sample estimate of one dimension, as numpy functions
+    of (μ, σ) and (μ, σ, ε), lambdified from the same SymPy terms the pages render."""
+    m, sd = sp.symbols("m sd", positive=True)
+    eps = sp.Symbol("eps", real=True)
+    at = {mu_z[j]: m, sigma_z[j]: sd}
+    closed = sp.lambdify((m, sd), kl_closed_form_term().subs(at), modules="numpy")
+    estimate = single_sample_estimate_term().subs(at).subs(epsilon, eps)
+    single = sp.lambdify((m, sd, eps), sp.expand_log(estimate, force=True), modules="numpy")
+    return closed, single
+
+
+def kl_value(mu: float | np.ndarray, sigma: float | np.ndarray) -> float | np.ndarray:
+    """KL(N(μ, σ²) ‖ N(0, 1)) per dimension, evaluated from `kl_closed_form_term()`."""
+    closed, _ = _per_dimension_functions()
+    return closed(np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float))
+
+
+def single_sample_estimates(mu: float, sigma: float, n: int, seed: int = 0) -> np.ndarray:
+    """n independent single-sample KL estimates log q(z) − log p(z), z = μ + σε, ε ~ N(0, 1)
+    (the estimator of TensorFlow's CVAE tutorial), from `single_sample_estimate_term()`."""
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a positive finite number, got {sigma!r}")
+    _, single = _per_dimension_functions()
+    eps = np.random.default_rng(seed).standard_normal(n)
+    # broadcast: SymPy may simplify a term to a constant in ε, which lambdify returns as a scalar
+    return np.broadcast_to(np.asarray(single(float(mu), float(sigma), eps), dtype=float), (n,))
+
+
 def kl_mc_variance(mu: float | np.ndarray, sigma: float | np.ndarray) -> float | np.ndarray:
     """Per-dimension variance of the single-sample KL estimate, μ²σ² + (σ² − 1)²/2.
 
