@@ -5,7 +5,8 @@ import streamlit as st
 from derivations import implied_sigma
 from ui import pages
 from ui.derivation_view import arrival_banner, show_steps
-from ui.implied_view import LAB_SIGMA_RANGE, implied_steps, lab_query
+from ui.implied_view import implied_steps, lab_query
+from ui.lab_settings import SIGMA_RANGE
 
 st.title("What σ does my code assume?")
 arrival_banner(pages.IMPLIED_SIGMA.url_path)
@@ -130,7 +131,7 @@ else:
     label = f"Open the live lab with these settings ({family}, {LAB_PARAMETER[family]} = "
     label += f"{query['sigma']}" + (f", α = {query['alpha']}" if family == "huber" else "") + ")"
 if clamped:
-    label += f", clamped to the lab's range {LAB_SIGMA_RANGE[0]:g} to {LAB_SIGMA_RANGE[1]:g}"
+    label += f", clamped to the lab's range {SIGMA_RANGE[0]:g} to {SIGMA_RANGE[1]:g}"
 if st.button(label, icon=":material/science:", key="implied_open_lab"):
     st.switch_page(pages.LAB.path, query_params=query)
 

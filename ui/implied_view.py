@@ -7,10 +7,9 @@ import math
 import streamlit as st
 
 from derivations import implied_sigma
-from ui.lab_settings import BETA_RANGE, SIGMA_RANGE, LabSettings, clamp_sigma
+from ui.lab_settings import BETA_RANGE, LabSettings, clamp_sigma
 from ui.latex import StepView, derivation_views
 
-LAB_SIGMA_RANGE = SIGMA_RANGE
 _FAMILY = {"squared": "gaussian", "l1": "laplace", "huber": "huber", "bce": "bernoulli"}
 
 
