@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need (Python packages, Debian's chromium when missing) and run the whole
+# Install what the tests need (Python packages, Debian's chromium and haproxy when missing) and run the whole
 # suite: ruff, then pytest (unit, AppTest, slow training and browser tests). `.ci/run` calls this.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not browser"`.
 set -euo pipefail
@@ -13,6 +13,15 @@ if ! command -v chromium >/dev/null 2>&1; then
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+# tests/test_serve.py runs scripts/serve.sh, which puts Debian's haproxy in front of the app.
+if ! command -v haproxy >/dev/null 2>&1; then
+  echo "installing Debian haproxy for the load-balancer test"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq haproxy >/dev/null
 fi
 
 python3 -m ruff check .
