@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the tests need (Python packages, Debian's chromium and haproxy when missing) and run the whole
-# suite: ruff, then pytest (unit, AppTest, slow training and browser tests). `.ci/run` calls this.
+# Install what the tests need (Python packages, Debian's chromium and haproxy when missing) and run
+# the whole suite: ruff, then pytest (unit, AppTest, slow training and browser tests). `.ci/run`
+# calls this.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not browser"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
