@@ -172,8 +172,9 @@ def warm(browser, url: str) -> None:
 def get(url: str, cookie: str) -> tuple[int, str | None, bytes]:
     """GET with exactly this SERVERID cookie: (status, X-Replica header, body)."""
     request = urllib.request.Request(url, headers={"Cookie": f"SERVERID={cookie}"})
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with no_proxy.open(request, timeout=30) as response:
             return response.status, response.headers.get("X-Replica"), response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers.get("X-Replica"), b""
