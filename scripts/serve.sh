@@ -61,6 +61,9 @@ if ! command -v haproxy >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq haproxy >/dev/null
 fi
 
+# The interpreter itself, not a wrapper (a pyenv shim, say): the PIDs kept below are what we stop.
+PYTHON="$("$PYTHON" -c 'import sys; print(sys.executable)')" || die "no Python at '$PYTHON' (set PYTHON)"
+
 # ---- every port must be free before anything starts ----------------------------------------
 port_taken() { # address port -> exit 0 if a listening socket there would collide
   "$PYTHON" - "$1" "$2" <<'PY'
