@@ -31,7 +31,9 @@ update p95   the lab's own server-side timing of its live-fragment runs (the cap
              of the window; the worst session. Target: < 300 ms.
 tick p95     client side: gaps between consecutive step-counter updates received (cadence; the
              floor is the ticker's 300 ms), pooled over sessions.
-server CPU   all replica processes (or the one server) together, in % of one core; "client CPU"
+server CPU   all replica processes (or the one server) together, in % of one core; "steps/CPU s"
+             is total steps per second of that CPU time (less sensitive to other load than
+             steps/s: it says whether a gain came from more CPU or from less work); "client CPU"
              is this process; "machine busy" is the whole machine (/proc/stat), in % of all cores.
 
 Target from issue 13: R = 2 replicas give at least 1.7x the single process's total steps/s with
@@ -389,6 +391,7 @@ async def measure(base: str, server_pids: list[int], replicas: int, a) -> dict:
             "tick_p50_ms": float(np.percentile(gaps, 50)) if gaps else None,
             "tick_p95_ms": float(np.percentile(gaps, 95)) if gaps else None,
             "server_cpu_percent": 100.0 * (cpu1 - cpu0) / wall,
+            "steps_per_cpu_second": sum(rates) * wall / max(1e-9, cpu1 - cpu0),
             "client_cpu_percent": 100.0 * (me1 - me0) / wall,
             "machine_busy_percent": 100.0 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
             "media_fetched": sum(c.media_fetched for c in clients),
@@ -437,11 +440,12 @@ def fmt(value, spec=".0f") -> str:
 def report(results: list[dict], a) -> None:
     head = (
         f"{'set-up':<22} | {'steps/s per session':^23} | {'total':>7} | {'update ms':^15} | "
-        f"{'tick ms':^13} | {'server':>6} {'client':>6} {'machine':>7} | sessions"
+        f"{'tick ms':^13} | {'server':>6} {'steps/':>7} {'client':>6} {'machine':>7} | sessions"
     )
     sub = (
         f"{'':<22} | {'mean':>7} {'min':>7} {'max':>7} | {'steps/s':>7} | {'p50':>7} {'p95':>7} | "
-        f"{'p50':>6} {'p95':>6} | {'CPU %':>6} {'CPU %':>6} {'busy %':>7} | per replica"
+        f"{'p50':>6} {'p95':>6} | {'CPU %':>6} {'CPU s':>7} {'CPU %':>6} {'busy %':>7} | "
+        "per replica"
     )
     print()
     print(head)
@@ -457,7 +461,8 @@ def report(results: list[dict], a) -> None:
             f"{r['setup']:<22} | {np.mean(rates):7.0f} {min(rates):7.0f} {max(rates):7.0f} | "
             f"{r['total']:7.0f} | {fmt(r['server_p50_ms']):>7} {fmt(r['server_p95_ms']):>7} | "
             f"{fmt(r['tick_p50_ms']):>6} {fmt(r['tick_p95_ms']):>6} | "
-            f"{r['server_cpu_percent']:6.0f} {r['client_cpu_percent']:6.0f} "
+            f"{r['server_cpu_percent']:6.0f} {r['steps_per_cpu_second']:7.0f} "
+            f"{r['client_cpu_percent']:6.0f} "
             f"{r['machine_busy_percent']:7.0f} | {spread}"
         )
     print()
