@@ -177,7 +177,7 @@ until healthy "$PORT"; do
   sleep 0.3
 done
 SHOWN_HOST="$ADDRESS"
-[ "$ADDRESS" = 0.0.0.0 ] && SHOWN_HOST="$(hostname)"
+[ "$ADDRESS" = 0.0.0.0 ] && SHOWN_HOST="$(hostname 2>/dev/null || echo localhost)"
 if [ -n "$BACKENDS" ]; then
   echo "serve.sh: balancing http://$SHOWN_HOST:$PORT/ over $BACKENDS"
 else
