@@ -16,7 +16,7 @@ from fractions import Fraction
 from numbers import Integral, Real
 
 from derivations import implied_sigma
-from derivations.loss_code.interpreter import Interpreter, Num, Refused, TupleV, DictV, Lit
+from derivations.loss_code.interpreter import DictV, Interpreter, Lit, Num, Refused, TupleV, Unreadable
 from derivations.loss_code.limits import Clock, LossCodeError, MissingNames, parse
 from derivations.loss_code.values import Coef, Loss, Tensor, classify
 
@@ -87,10 +87,14 @@ def _final_loss(interp: Interpreter, value) -> Loss:
     if isinstance(value, TupleV) and value.items:
         interp.note("the function returns several values; the first is the loss")
         value = value.items[0]
+    if isinstance(value, Unreadable):
+        raise value.error
     if isinstance(value, DictV):
         for key, item in value.items:
             if isinstance(key, str) and key.lower() == "loss":
                 interp.note(f"the loss is the dict entry '{key}'")
+                if isinstance(item, Unreadable):
+                    raise item.error
                 value = item
                 break
         else:
@@ -200,12 +204,8 @@ def read(code: str, data_shape, latent_dim: int, batch_size: int, names=None) ->
         result = replace(result, explanation=result.explanation.replace(
             "the Bernoulli ELBO", "the continuous-Bernoulli ELBO").replace(
             "the Bernoulli has no", "the continuous Bernoulli has no"))
-    if interp.frameworks:
-        framework = interp.frameworks[0]
-        if "torch" in interp.frameworks:
-            framework = "torch"
-    else:
-        framework = "torch"
+    order = ("torch", "jax", "keras.ops", "tensorflow", "keras")
+    framework = next((f for f in order if f in interp.frameworks), "torch")
     return Reading(
         implied=result,
         family=family,

@@ -159,8 +159,10 @@ def leaf_name(value) -> str:
 
 
 def tensor_arg(interp, value, line) -> Tensor:
-    from derivations.loss_code.interpreter import Num
+    from derivations.loss_code.interpreter import Method, Num
 
+    if isinstance(value, Method) and isinstance(value.owner, Tensor) and value.owner.tree[0] == "leaf":
+        return Tensor(("leaf", f"{value.owner.tree[1]}.{value.name}"))  # e.g. p_x_z.mean
     if isinstance(value, Tensor):
         return value
     if isinstance(value, Num):

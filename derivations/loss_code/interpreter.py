@@ -521,7 +521,7 @@ class Interpreter:
             for elt in node.elts:
                 if isinstance(elt, ast.Starred):
                     raise LossCodeError("starred items are not read", line)
-                items.append(self.eval(elt, scope))
+                items.append(self.safe_eval(elt, scope))  # an unread item fails only if used
             return TupleV(tuple(items))
         if isinstance(node, ast.Dict):
             items = []
@@ -609,6 +609,8 @@ class Interpreter:
             k = self.int_of(index_node, scope, None)
             if not -len(items) <= k < len(items):
                 raise LossCodeError(f"index {k} is out of range (length {len(items)})", line)
+            if isinstance(items[k], Unreadable):
+                raise items[k].error
             return items[k]
         if isinstance(owner, DictV):
             key = self.eval(index_node, scope)
@@ -741,6 +743,9 @@ class Interpreter:
         raise LossCodeError("a loss term is used as a number", line)
 
     def as_tensor(self, value, line) -> Tensor:
+        if isinstance(value, Method) and isinstance(value.owner, Tensor) and \
+                value.owner.tree[0] == "leaf":
+            return Tensor(("leaf", f"{value.owner.tree[1]}.{value.name}"))
         if isinstance(value, Tensor):
             return value
         if isinstance(value, Num):
@@ -776,6 +781,10 @@ class Interpreter:
         for v in (left, right):
             if isinstance(v, Unreadable):
                 raise v.error
+        if isinstance(left, Method):
+            left = self.as_tensor(left, line)
+        if isinstance(right, Method):
+            right = self.as_tensor(right, line)
         if isinstance(op, ast.Add | ast.Sub):
             if isinstance(op, ast.Sub):
                 right = self.scale(right, Num(Coef(Fraction(-1))), line)
@@ -884,6 +893,10 @@ class Interpreter:
     # -- calls --------------------------------------------------------------------------------
     def call(self, node: ast.Call, scope: Scope):
         line = node.lineno
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "gradient" and node.args:
+            self.markers.append(self.eval(node.args[0], scope))  # tape.gradient(loss, weights)
+            self.note("the loss is what `tape.gradient` differentiates")
+            return Tensor(("leaf", "gradients"))
         callee = self.eval(node.func, scope)
         args = []
         for a in node.args:
