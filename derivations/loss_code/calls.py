@@ -330,6 +330,14 @@ def reshape(interp, value, shape_items, line):
     """Axes after view/reshape: -1 is inferred; B, D and B·D keep their symbolic meaning."""
     from derivations.loss_code.interpreter import Num
 
+    if isinstance(value, Loss):  # e.g. F.mse_loss(..., reduction="none").view(B, -1)
+        if any(p.axes != value.axes for p in value.parts):
+            raise LossCodeError("reshaping a sum of differently shaped terms is not read", line)
+        shaped = reshape(interp, Tensor(("leaf", "_"), value.axes), shape_items, line)
+        from dataclasses import replace as _replace
+
+        return Loss(tuple(_replace(p, axes=shaped.axes, lines=p.lines | interp.stmt_lines)
+                          for p in value.parts), shaped.axes, value.dropped)
     t = tensor_arg(interp, value, line)
     current = t.axes if t.axes is not None else role_axes(interp, t)
     total = 1
@@ -387,8 +395,10 @@ def reshape(interp, value, shape_items, line):
 def flatten(interp, value, start, line):
     from derivations.loss_code.interpreter import Num
 
-    t = tensor_arg(interp, value, line)
-    axes = t.axes if t.axes is not None else role_axes(interp, t)
+    axes = value.axes if isinstance(value, Loss) else None
+    t = value if isinstance(value, Loss) else tensor_arg(interp, value, line)
+    if axes is None:
+        axes = t.axes if t.axes is not None else role_axes(interp, t)
     if start == 0:
         items = [Num(Coef(Fraction(-1)))]
     else:
@@ -451,7 +461,9 @@ def call_library(interp, path: str, args, kwargs, node):
                      name, line)
         bound.pop("name", None)
         return LossObject(KERAS_CLASSES[name], tuple(bound.items()), keras_class=True)
-    if name in KERAS_LOSSES and top in ("keras", "tensorflow", "tf") and ".backend" not in path:
+    if name in KERAS_LOSSES and top in ("keras", "tensorflow", "tf") and not (
+        ".backend" in path or ".ops" in path
+    ):
         return keras_loss(interp, name, args, kwargs, line)
     if name == "binary_crossentropy":  # K.binary_crossentropy / ops.binary_crossentropy: per element
         bound = bind(("target", "output", "from_logits"), args, kwargs, name, line)
