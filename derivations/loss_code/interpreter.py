@@ -218,9 +218,22 @@ class Interpreter:
     # -- entry --------------------------------------------------------------------------------
     def run(self):
         body = self.tree.body
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                self.check_name(node.name, node.lineno)
+        for node in ast.walk(self.tree):  # refuse dunders anywhere, read or not
+            line = getattr(node, "lineno", None)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                self.check_name(node.name, line)
+            elif isinstance(node, ast.Name):
+                self.check_name(node.id, line)
+            elif isinstance(node, ast.Attribute):
+                self.check_name(node.attr, line)
+            elif isinstance(node, ast.keyword) and node.arg:
+                self.check_name(node.arg, line)
+            elif isinstance(node, ast.arg):
+                self.check_name(node.arg, line)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                stripped = node.value.strip()
+                if stripped.startswith("__") and stripped.endswith("__") and len(stripped) > 4:
+                    self.check_name(stripped, line)
         called = {
             n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", None)
             for n in ast.walk(self.tree)
@@ -332,7 +345,7 @@ class Interpreter:
                     combined = Unreadable(error)
             self.assign(stmt.target, combined, scope)
         elif isinstance(stmt, ast.Return):
-            value = Lit(None) if stmt.value is None else self.eval(stmt.value, scope)
+            value = Lit(None) if stmt.value is None else self.evaluate(stmt.value, scope)
             return ("return", value)
         elif isinstance(stmt, ast.Expr):
             self.exec_expr_stmt(stmt.value, scope)
@@ -381,15 +394,15 @@ class Interpreter:
             return
         name = expr.func.attr
         if name == "backward" and not expr.args:
-            self.markers.append(self.eval(expr.func.value, scope))
+            self.markers.append(self.evaluate(expr.func.value, scope))
             self.note("the loss is the tensor `.backward()` is called on")
         elif name == "add_loss" and expr.args:
-            self.markers.append(self.eval(expr.args[0], scope))
+            self.markers.append(self.evaluate(expr.args[0], scope))
             self.note("the loss is what `add_loss` receives")
         elif name == "compile":
             for kw in expr.keywords:
                 if kw.arg == "loss":
-                    fn = self.eval(kw.value, scope)
+                    fn = self.evaluate(kw.value, scope)
                     if isinstance(fn, Func):
                         self.note(f"the loss is `{fn.node.name}`, which Keras averages over the batch")
                         self.markers.append(self.call_user(fn, [], {}, expr))
@@ -417,7 +430,7 @@ class Interpreter:
             self.note("an `isinstance` check is taken as true")
             return True
         try:
-            value = self.eval(test, scope)
+            value = self.evaluate(test, scope)
         except Refused:
             raise
         except LossCodeError:
@@ -461,7 +474,7 @@ class Interpreter:
     # -- expressions --------------------------------------------------------------------------
     def safe_eval(self, node, scope: Scope):
         try:
-            return self.eval(node, scope)
+            return self.evaluate(node, scope)
         except Refused:
             raise
         except LossCodeError as error:
@@ -476,7 +489,7 @@ class Interpreter:
             raise Refused(f"the name `{name}` is refused (double-underscore names are not read)",
                           line, name)
 
-    def eval(self, node, scope: Scope):
+    def evaluate(self, node, scope: Scope):
         self.clock.check(getattr(node, "lineno", None))
         value = self._eval(node, scope)
         if isinstance(value, Unreadable):
@@ -499,14 +512,14 @@ class Interpreter:
             return self.lookup(node.id, scope, line)
         if isinstance(node, ast.Attribute):
             self.check_name(node.attr, line)
-            return self.attribute(self.eval(node.value, scope), node.attr, node, line)
+            return self.attribute(self.evaluate(node.value, scope), node.attr, node, line)
         if isinstance(node, ast.Call):
             return self.call(node, scope)
         if isinstance(node, ast.BinOp):
-            left, right = self.eval(node.left, scope), self.eval(node.right, scope)
+            left, right = self.evaluate(node.left, scope), self.evaluate(node.right, scope)
             return self.binop(node.op, left, right, line)
         if isinstance(node, ast.UnaryOp):
-            operand = self.eval(node.operand, scope)
+            operand = self.evaluate(node.operand, scope)
             if isinstance(node.op, ast.USub):
                 return self.scale(operand, Num(Coef(Fraction(-1))), line)
             if isinstance(node.op, ast.UAdd):
@@ -515,7 +528,7 @@ class Interpreter:
                 return Lit(not operand.value)
             raise LossCodeError(f"the operator {type(node.op).__name__} is not read", line)
         if isinstance(node, ast.Subscript):
-            return self.subscript(self.eval(node.value, scope), node, scope, line)
+            return self.subscript(self.evaluate(node.value, scope), node, scope, line)
         if isinstance(node, ast.Tuple | ast.List):
             items = []
             for elt in node.elts:
@@ -528,13 +541,13 @@ class Interpreter:
             for k, v in zip(node.keys, node.values, strict=True):
                 if k is None:
                     raise LossCodeError("dict unpacking is not read", line)
-                key = self.eval(k, scope)
+                key = self.evaluate(k, scope)
                 items.append((key.value if isinstance(key, Lit) else None, self.safe_eval(v, scope)))
             return DictV(tuple(items))
         if isinstance(node, ast.Compare):
             return self.compare(node, scope, line)
         if isinstance(node, ast.BoolOp):
-            values = [self.eval(v, scope) for v in node.values]
+            values = [self.evaluate(v, scope) for v in node.values]
             if all(isinstance(v, Lit) for v in values):
                 bools = [bool(v.value) for v in values]
                 return Lit(all(bools) if isinstance(node.op, ast.And) else any(bools))
@@ -543,7 +556,7 @@ class Interpreter:
             decided = self.decide(node.test, scope)
             if decided is None:
                 raise LossCodeError(f"`{_text(node, 60)}` is not decided by the code", line)
-            return self.eval(node.body if decided else node.orelse, scope)
+            return self.evaluate(node.body if decided else node.orelse, scope)
         if isinstance(node, ast.JoinedStr):
             return Lit("")
         if isinstance(node, ast.Lambda):
@@ -613,7 +626,7 @@ class Interpreter:
                 raise items[k].error
             return items[k]
         if isinstance(owner, DictV):
-            key = self.eval(index_node, scope)
+            key = self.evaluate(index_node, scope)
             if isinstance(key, Lit):
                 found = owner.get(key.value)
                 if found is not None:
@@ -635,7 +648,7 @@ class Interpreter:
     def int_of(self, node, scope, default):
         if node is None:
             return default
-        value = self.eval(node, scope)
+        value = self.evaluate(node, scope)
         if isinstance(value, Num) and value.coef.pure and value.coef.const.denominator == 1:
             return int(value.coef.const)
         if isinstance(value, Num):
@@ -643,10 +656,10 @@ class Interpreter:
         raise LossCodeError(f"`{_text(node)}` is not an integer the code fixes", node.lineno)
 
     def compare(self, node, scope, line):
-        left = self.eval(node.left, scope)
+        left = self.evaluate(node.left, scope)
         result = True
         for op, right_node in zip(node.ops, node.comparators, strict=True):
-            right = self.eval(right_node, scope)
+            right = self.evaluate(right_node, scope)
             a, b = self.plain(left), self.plain(right)
             if a is _UNKNOWN or b is _UNKNOWN:
                 raise LossCodeError("this comparison is not decided by the code", line)
@@ -702,7 +715,19 @@ class Interpreter:
             raise LossCodeError("two loss terms are multiplied together", line)
         raise LossCodeError("this value is used as a number but is not one", line)
 
-    def fold(self, tree, needs: set, line) -> Fraction:
+    def fold(self, tree, needs: set, line, memo: dict | None = None) -> Fraction:
+        """A tree of numbers and ``names`` evaluated exactly (memoised: trees share nodes)."""
+        memo = {"work": 0} if memo is None else memo
+        if id(tree) in memo:
+            return memo[id(tree)][1]
+        memo["work"] += 1
+        if memo["work"] > 20_000:
+            raise LossCodeError("a number in the code is too large an expression to read", line)
+        value = self._fold(tree, needs, line, memo)
+        memo[id(tree)] = (tree, value)
+        return value
+
+    def _fold(self, tree, needs: set, line, memo) -> Fraction:
         import math
 
         kind = tree[0]
@@ -716,12 +741,12 @@ class Interpreter:
         if kind == "const":
             return tree[1].value(self.D, self.J, self.B)
         if kind == "add":
-            return self.fold(tree[1], needs, line) + self.fold(tree[2], needs, line)
+            return self.fold(tree[1], needs, line, memo) + self.fold(tree[2], needs, line, memo)
         if kind == "mul":
-            return as_fraction(self.fold(tree[1], needs, line) * self.fold(tree[2], needs, line),
+            return as_fraction(self.fold(tree[1], needs, line, memo) * self.fold(tree[2], needs, line, memo),
                                line)
         if kind == "pow":
-            base, n = self.fold(tree[1], needs, line), tree[2]
+            base, n = self.fold(tree[1], needs, line, memo), tree[2]
             if n.denominator == 1:
                 if base == 0 and n < 0:
                     raise LossCodeError("division by zero", line)
@@ -730,7 +755,7 @@ class Interpreter:
                 raise LossCodeError("a root of a negative number", line)
             return as_fraction(float(base) ** float(n), line)
         if kind in ("exp", "log"):
-            x = float(self.fold(tree[1], needs, line))
+            x = float(self.fold(tree[1], needs, line, memo))
             if kind == "exp":
                 if x > 700:
                     raise LossCodeError("exp() of a number this large overflows", line)
@@ -739,7 +764,7 @@ class Interpreter:
                 raise LossCodeError("log() of a number that is not positive", line)
             return as_fraction(math.log(x), line)
         if kind == "abs":
-            return abs(self.fold(tree[1], needs, line))
+            return abs(self.fold(tree[1], needs, line, memo))
         raise LossCodeError("a loss term is used as a number", line)
 
     def as_tensor(self, value, line) -> Tensor:
@@ -894,29 +919,29 @@ class Interpreter:
     def call(self, node: ast.Call, scope: Scope):
         line = node.lineno
         if isinstance(node.func, ast.Attribute) and node.func.attr == "gradient" and node.args:
-            self.markers.append(self.eval(node.args[0], scope))  # tape.gradient(loss, weights)
+            self.markers.append(self.evaluate(node.args[0], scope))  # tape.gradient(loss, weights)
             self.note("the loss is what `tape.gradient` differentiates")
             return Tensor(("leaf", "gradients"))
-        callee = self.eval(node.func, scope)
+        callee = self.evaluate(node.func, scope)
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):
-                spread = self.eval(a.value, scope)
+                spread = self.evaluate(a.value, scope)
                 if isinstance(spread, TupleV):
                     args.extend(spread.items)
                     continue
                 raise LossCodeError(f"`*{_text(a.value)}` is not read", line)
-            args.append(self.eval(a, scope))
+            args.append(self.evaluate(a, scope))
         kwargs = {}
         for kw in node.keywords:
             if kw.arg is None:
-                spread = self.eval(kw.value, scope)
+                spread = self.evaluate(kw.value, scope)
                 if isinstance(spread, DictV):
                     kwargs.update({k: v for k, v in spread.items if isinstance(k, str)})
                     continue
                 raise LossCodeError(f"`**{_text(kw.value)}` is not read", line)
             self.check_name(kw.arg, line)
-            kwargs[kw.arg] = self.eval(kw.value, scope)
+            kwargs[kw.arg] = self.evaluate(kw.value, scope)
         if isinstance(callee, Func):
             return self.call_user(callee, args, kwargs, node)
         if isinstance(callee, ModRef):

@@ -81,6 +81,11 @@ def parse(code: str) -> ast.Module:
         raise LossCodeError("the code box is empty: paste the function that computes your loss")
     if len(code) > MAX_CHARS:
         raise LossCodeError(f"the code is {len(code):,} characters; the limit is {MAX_CHARS:,}")
+    depth, depth_line = _bracket_depth(code)
+    if depth > MAX_BRACKET_DEPTH:
+        raise LossCodeError(
+            f"brackets nest {depth} deep; the limit is {MAX_BRACKET_DEPTH}", depth_line
+        )
     lines = code.splitlines()
     if len(lines) > MAX_LINES:
         raise LossCodeError(f"the code has {len(lines):,} lines; the limit is {MAX_LINES:,}")
@@ -89,16 +94,13 @@ def parse(code: str) -> ast.Module:
             raise LossCodeError(
                 f"the line is {len(text):,} characters long; the limit is {MAX_LINE_CHARS}", number
             )
-    depth, depth_line = _bracket_depth(code)
-    if depth > MAX_BRACKET_DEPTH:
-        raise LossCodeError(
-            f"brackets nest {depth} deep; the limit is {MAX_BRACKET_DEPTH}", depth_line
-        )
     try:
         tree = ast.parse(code.expandtabs(4), mode="exec")
     except SyntaxError as error:
         raise LossCodeError(f"not valid Python: {error.msg}", error.lineno) from None
-    except (ValueError, MemoryError, RecursionError) as error:
+    except (MemoryError, RecursionError):
+        raise LossCodeError("the code nests too deeply to parse") from None
+    except ValueError as error:
         raise LossCodeError(f"not valid Python: {error}") from None
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:

@@ -246,14 +246,20 @@ def const(c: Coef) -> Tensor:
 
 
 def leaves(tree: tuple) -> set[str]:
-    if tree[0] == "leaf":
-        return {tree[1]}
-    if tree[0] in ("const", "part"):
-        return set()
     out: set[str] = set()
-    for child in tree[1:]:
-        if isinstance(child, tuple):
-            out |= leaves(child)
+    seen: set[int] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node[0] == "leaf":
+            out.add(node[1])
+        elif node[0] not in ("const", "part"):
+            stack.extend(child for child in node[1:] if isinstance(child, tuple))
+        if len(seen) > MAX_WORK:
+            raise LossCodeError("an elementwise expression is too large to read")
     return out
 
 
@@ -314,8 +320,27 @@ def _single_atom(p: Poly):
 EPS = Fraction(1, 1000)  # a constant this small inside a log is numerical safety, not modelling
 
 
-def expand(tree: tuple, line: int | None, notes: list[str]) -> Poly:
-    """The tree as a polynomial in atoms (coefficients exact; sizes must be numbers here)."""
+MAX_WORK = 20_000  # tree nodes expanded per classification
+
+
+def expand(tree: tuple, line: int | None, notes: list[str], memo: dict | None = None) -> Poly:
+    """The tree as a polynomial in atoms (coefficients exact; sizes must be numbers here).
+    Trees share subtrees (``a = a + a`` doubles nothing in memory), so results are memoised by
+    node identity and the work is capped."""
+    if memo is None:
+        memo = {"work": 0}
+    key = id(tree)
+    if key in memo:
+        return memo[key][1]
+    memo["work"] += 1
+    if memo["work"] > MAX_WORK:
+        raise LossCodeError("an elementwise expression is too large to read", line)
+    result = _expand(tree, line, notes, memo)
+    memo[key] = (tree, result)  # keep the tree alive so its id is not reused
+    return result
+
+
+def _expand(tree: tuple, line, notes, memo) -> Poly:
     kind = tree[0]
     if kind == "leaf":
         return {((("v", tree[1]), Fraction(1)),): Fraction(1)}
@@ -327,11 +352,11 @@ def expand(tree: tuple, line: int | None, notes: list[str]) -> Poly:
     if kind == "part":
         raise LossCodeError("a library loss with reduction='none' cannot be combined elementwise", line)
     if kind == "add":
-        return _poly_add(expand(tree[1], line, notes), expand(tree[2], line, notes))
+        return _poly_add(expand(tree[1], line, notes, memo), expand(tree[2], line, notes, memo))
     if kind == "mul":
-        return _poly_mul(expand(tree[1], line, notes), expand(tree[2], line, notes))
+        return _poly_mul(expand(tree[1], line, notes, memo), expand(tree[2], line, notes, memo))
     if kind == "pow":
-        base, n = expand(tree[1], line, notes), tree[2]
+        base, n = expand(tree[1], line, notes, memo), tree[2]
         single = _single_atom(base)
         if single is not None and (n.denominator != 1 or n < 0):
             c, atom, e = single
@@ -347,7 +372,7 @@ def expand(tree: tuple, line: int | None, notes: list[str]) -> Poly:
             out = _poly_mul(out, base)
         return out
     if kind == "exp":
-        arg = expand(tree[1], line, notes)
+        arg = expand(tree[1], line, notes, memo)
         if not arg:
             return {(): Fraction(1)}
         single = _single_atom(arg)
@@ -357,7 +382,7 @@ def expand(tree: tuple, line: int | None, notes: list[str]) -> Poly:
             return {((("v", single[1][1]), Fraction(single[0] * single[2])),): Fraction(1)}
         raise LossCodeError("exp() of this expression is not supported (exp of c·name only)", line)
     if kind == "log":
-        arg = expand(tree[1], line, notes)
+        arg = expand(tree[1], line, notes, memo)
         consts = {m: c for m, c in arg.items() if m == ()}
         rest = {m: c for m, c in arg.items() if m != ()}
         small = consts.get((), Fraction(0))
@@ -382,7 +407,7 @@ def expand(tree: tuple, line: int | None, notes: list[str]) -> Poly:
             return {((("log1m", single[1][1]), Fraction(1)),): Fraction(1)}
         raise LossCodeError("log() of this expression is not supported", line)
     if kind == "abs":
-        arg = expand(tree[1], line, notes)
+        arg = expand(tree[1], line, notes, memo)
         terms = sorted(arg.items())
         if len(terms) == 2 and all(len(m) == 1 and m[0][1] == 1 and m[0][0][0] == "v" for m, _ in terms):
             (m1, c1), (m2, c2) = terms
