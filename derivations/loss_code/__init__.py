@@ -235,7 +235,7 @@ def _with_coefficients(result: implied_sigma.Implied, a: float, k: float) -> imp
     reports a up to the factor the code puts on its reconstruction term)."""
     if math.isclose(result.recon_coefficient, a, rel_tol=1e-12):
         return replace(result, kl_coefficient=k, recon_coefficient=a)
-    fmt = getattr(implied_sigma, "_num", lambda v: f"{v:.3g}")
+    fmt = implied_sigma._num  # the same number format the explanation was written with
     old, new = f"Your loss is {fmt(result.recon_coefficient)} ×", f"Your loss is {fmt(a)} ×"
     return replace(result, recon_coefficient=a, kl_coefficient=k,
                    explanation=result.explanation.replace(old, new, 1))

@@ -12,6 +12,7 @@ anything else returns an opaque tensor named after the call (never called, never
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -496,7 +497,7 @@ def call_library(interp, path: str, args, kwargs, node):
             raise LossCodeError(f"`{name}` needs an argument", line)
         return unary(interp, kind, args[0], line)
     if name in ("pow", "power"):
-        return interp.binop(__import__("ast").Pow(), args[0], args[1], line)
+        return interp.binop(ast.Pow(), args[0], args[1], line)
     if name in ("ones_like", "zeros_like"):
         return Num(Coef(Fraction(1 if name == "ones_like" else 0)))
     if name == "full_like":
@@ -519,7 +520,7 @@ def call_library(interp, path: str, args, kwargs, node):
     if name == "prod" and args and isinstance(args[0], TupleV):
         total = Num(ONE)
         for item in args[0].items:
-            total = interp.binop(__import__("ast").Mult(), total, item, line)
+            total = interp.binop(ast.Mult(), total, item, line)
         return total
     if name == "len" and args:
         return Num(Coef(b=1))
@@ -622,7 +623,7 @@ def call_method(interp, owner, name, args, kwargs, node):
             return owner
         return interp.reduce(owner, name, dims_of(interp, axis, line), keep(keepdim), line)
     if name in ("pow",):
-        return interp.binop(__import__("ast").Pow(), owner, args[0], line)
+        return interp.binop(ast.Pow(), owner, args[0], line)
     if name in ("abs", "exp", "log", "square", "sqrt"):
         return unary(interp, name, owner, line)
     if name in ("view", "reshape"):
@@ -657,8 +658,6 @@ def call_method(interp, owner, name, args, kwargs, node):
                         owner.dropped)
         return owner
     if name in ("div", "div_", "mul", "mul_", "add", "add_", "sub", "sub_"):
-        import ast
-
         op = {"div": ast.Div(), "mul": ast.Mult(), "add": ast.Add(), "sub": ast.Sub()}[
             name.rstrip("_")]
         return interp.binop(op, owner, args[0], line)

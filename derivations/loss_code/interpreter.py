@@ -156,11 +156,17 @@ DEFAULT_BARE.update(
 LOSS_NAMES = ("loss", "elbo", "__call__", "train_step", "training_step", "forward", "step")
 
 
+def _lineno(node) -> int | None:
+    if isinstance(node, ast.stmt | ast.expr | ast.keyword | ast.arg | ast.excepthandler):
+        return node.lineno
+    return None
+
+
 def _lines(node: ast.AST) -> frozenset[int]:
-    start = getattr(node, "lineno", None)
+    start = _lineno(node)
     if start is None:
         return frozenset()
-    return frozenset(range(start, (getattr(node, "end_lineno", None) or start) + 1))
+    return frozenset(range(start, (node.end_lineno or start) + 1))
 
 
 def _text(node: ast.AST, limit: int = 40) -> str:
@@ -219,7 +225,7 @@ class Interpreter:
     def run(self):
         body = self.tree.body
         for node in ast.walk(self.tree):  # refuse dunders anywhere, read or not
-            line = getattr(node, "lineno", None)
+            line = _lineno(node)
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 self.check_name(node.name, line)
             elif isinstance(node, ast.Name):
@@ -235,7 +241,8 @@ class Interpreter:
                 if stripped.startswith("__") and stripped.endswith("__") and len(stripped) > 4:
                     self.check_name(stripped, line)
         called = {
-            n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", None)
+            n.func.attr if isinstance(n.func, ast.Attribute) else (
+                n.func.id if isinstance(n.func, ast.Name) else None)
             for n in ast.walk(self.tree)
             if isinstance(n, ast.Call)
         }
@@ -426,7 +433,8 @@ class Interpreter:
         return None
 
     def decide(self, test, scope: Scope):
-        if isinstance(test, ast.Call) and getattr(test.func, "id", None) == "isinstance":
+        if (isinstance(test, ast.Call) and isinstance(test.func, ast.Name)
+                and test.func.id == "isinstance"):
             self.note("an `isinstance` check is taken as true")
             return True
         try:
@@ -479,7 +487,7 @@ class Interpreter:
             raise
         except LossCodeError as error:
             if error.line is None:
-                error = type(error)(error.reason, getattr(node, "lineno", None), error.name)
+                error = type(error)(error.reason, _lineno(node), error.name)
             return Unreadable(error)
 
     def check_name(self, name: str, line) -> None:
@@ -490,14 +498,14 @@ class Interpreter:
                           line, name)
 
     def evaluate(self, node, scope: Scope):
-        self.clock.check(getattr(node, "lineno", None))
+        self.clock.check(_lineno(node))
         value = self._eval(node, scope)
         if isinstance(value, Unreadable):
             raise value.error
         return value
 
     def _eval(self, node, scope: Scope):
-        line = getattr(node, "lineno", self.line)
+        line = _lineno(node) or self.line
         if isinstance(node, ast.Constant):
             v = node.value
             if isinstance(v, bool) or v is None or isinstance(v, str):
