@@ -7,6 +7,7 @@ from ui import pages
 from ui.derivation_view import arrival_banner, show_steps
 from ui.implied_view import implied_steps, lab_query
 from ui.lab_settings import SIGMA_RANGE
+from ui.loss_code_view import paste_your_loss
 
 st.title("What σ does my code assume?")
 arrival_banner(pages.IMPLIED_SIGMA.url_path)
@@ -16,6 +17,10 @@ st.markdown(
     "Gaussian ELBO with σ² = D/2 (σ ≈ 19.8 on MNIST), a huge KL weight that collapses the "
     "posterior and blurs every reconstruction. Pick your code below, or set the reductions by hand."
 )
+
+# --- Paste your loss (issue 9): the whole section lives in ui/loss_code_view.py -------------------
+paste_your_loss()
+# --- end of Paste your loss -------------------------------------------------------------------------
 
 CUSTOM = "(set by hand below)"
 
