@@ -44,20 +44,18 @@ def parse_shape(text: str) -> tuple[int, ...]:
 def marked_code(code: str, reading: Reading) -> str:
     """The user's code with a trailing comment on each line of each term."""
     recon, kl = set(reading.recon_lines), set(reading.kl_lines)
-    lines = code.expandtabs(4).splitlines()
-    width = min(max((len(line) for line in lines), default=0), 90)
     out = []
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(code.expandtabs(4).splitlines(), 1):
         tag = "both" if number in recon and number in kl else (
             "recon" if number in recon else "kl" if number in kl else None)
-        out.append(f"{line.ljust(width)}  # {MARK[tag]}" if tag else line)
+        out.append(f"{line}  # {MARK[tag]}" if tag else line)
     return "\n".join(out)
 
 
 def _fraction(value: Fraction) -> str:
     if value.denominator == 1:
         return f"{value.numerator:,}"
-    if value.denominator <= 10**6 and value.numerator < 10**6:
+    if value.denominator <= 10**10 and value.numerator < 10**4:
         return f"{value.numerator}/{value.denominator:,}"
     return f"{float(value):.4g}"
 
@@ -101,8 +99,7 @@ def _metrics(reading: Reading) -> None:
     m2.metric("k: weight on Σ KL", _fraction(reading.kl_coefficient))
     m3.metric("β = k/a your code implies", f"{result.beta:.4g}")
     if result.loss == "squared":
-        m4.metric("σ² your code implies", f"{result.sigma2:.4g}", f"σ = {result.sigma:.4g}",
-                  delta_color="off")
+        m4.metric("σ² your code implies", f"{result.sigma2:.4g}", help=f"σ = {result.sigma:.4g}")
     elif result.loss == "l1":
         m4.metric("Laplace scale b your code implies", f"{result.scale:.4g}")
     elif result.loss == "huber":
@@ -170,9 +167,9 @@ def paste_your_loss() -> None:
         return
     if reading is None:
         return
-    st.code(marked_code(code, reading), language="python", line_numbers=True)
-    st.caption("Lines marked ◀ compute the reconstruction term or the KL term. "
-               + " ".join(f"Read as: {note}." for note in reading.notes))
+    st.code(marked_code(code, reading), language="python", line_numbers=True, wrap_lines=True)
+    st.caption("Lines marked ◀ compute the reconstruction term or the KL term. Read as: "
+               + "; ".join(reading.notes) + ".")
     _metrics(reading)
     _lab_button(reading)
     _corrected(reading)

@@ -1,0 +1,58 @@
+"""How fast the implied-σ page answers a pasted loss. Prints figures; asserts nothing.
+
+1. `derivations.loss_code.read` alone over the test table of real losses (median and worst).
+2. The whole page through app.py (AppTest): the script-run time after a new snippet is pasted,
+   with the page already warm (as for a visitor who has the page open). The first paste of a
+   loss with new reductions also builds and verifies its SymPy steps once (then cached).
+
+Run: python bench/loss_code_answer.py   (figures are disturbed by other work on the machine)
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from derivations.loss_code import read  # noqa: E402
+from tests.apptest_helpers import open_page  # noqa: E402
+from tests.test_loss_code_table import CASES  # noqa: E402
+from ui.pages import IMPLIED_SIGMA  # noqa: E402
+
+
+def reader_times() -> list[float]:
+    times = []
+    for case in CASES:
+        start = time.perf_counter()
+        for _ in range(5):
+            read(case.code, case.shape, case.J, case.B, case.names)
+        times.append((time.perf_counter() - start) / 5)
+    return times
+
+
+def page_times() -> list[tuple[str, float]]:
+    at = open_page(IMPLIED_SIGMA)
+    out = []
+    for case in CASES[:6]:
+        at.text_area(key="loss_code_text").set_value(case.code)
+        at.text_input(key="loss_code_shape").set_value(", ".join(map(str, case.shape)))
+        start = time.perf_counter()
+        at.run()
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        at.run()  # the same snippet again: steps now cached
+        again = time.perf_counter() - start
+        assert not at.exception, at.exception
+        out.append((case.repo.split()[0], first, again))
+    return out
+
+
+if __name__ == "__main__":
+    times = reader_times()
+    print(f"read(): {len(times)} real losses, median {statistics.median(times) * 1e3:.1f} ms, "
+          f"worst {max(times) * 1e3:.1f} ms")
+    for repo, first, again in page_times():
+        print(f"page rerun after pasting {repo:<40} first {first:.2f} s, again {again:.2f} s")
