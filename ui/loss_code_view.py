@@ -145,8 +145,10 @@ def _corrected(reading: Reading) -> None:
             st.code(code, language="python")
 
 
+@st.fragment
 def paste_your_loss() -> None:
-    """The whole section; called once from pages/implied_sigma.py."""
+    """The whole section; called once from pages/implied_sigma.py. A fragment: typing in it
+    reruns only this section, not the rest of the page and its algebra."""
     st.header("Paste your loss", anchor="paste")
     st.markdown(
         "Paste the function (or the lines) your VAE trains with: PyTorch, Keras, TensorFlow or "
@@ -173,12 +175,18 @@ def paste_your_loss() -> None:
     _metrics(reading)
     _lab_button(reading)
     _corrected(reading)
-    with st.expander("The algebra, step by step, for your code"):
-        if reading.continuous_bernoulli:
-            st.caption("The continuous Bernoulli's normaliser depends on x̂, so the Bernoulli "
-                       "steps do not apply to it; β above is still k/a.")
-        else:
-            if abs(reading.overall_factor - 1) > 1e-12:
-                st.caption(f"The steps start from your loss divided by {reading.overall_factor:.4g}, "
-                           "a positive constant: it moves neither the optimum nor β.")
-            show_steps("", implied_steps(tuple(sorted(reading.reductions.items()))))
+    st.subheader("The algebra, step by step, for your code", anchor="paste-algebra")
+    # Building and verifying new SymPy steps takes about a second, so they come on request
+    # (then cached); the answer above stays within a second.
+    if not st.toggle("Show the verified steps", key=f"{KEY}algebra"):
+        st.caption("The same steps as in “The algebra, step by step” below, with your code's "
+                   "reductions and weight.")
+        return
+    if reading.continuous_bernoulli:
+        st.caption("The continuous Bernoulli's normaliser depends on x̂, so the Bernoulli "
+                   "steps do not apply to it; β above is still k/a.")
+        return
+    if abs(reading.overall_factor - 1) > 1e-12:
+        st.caption(f"The steps start from your loss divided by {reading.overall_factor:.4g}, "
+                   "a positive constant: it moves neither the optimum nor β.")
+    show_steps("", implied_steps(tuple(sorted(reading.reductions.items()))))
