@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from derivations.loss_code import read  # noqa: E402
-from derivations.loss_code.writer import calibrated_code, corrected_code  # noqa: E402
-from tests.apptest_helpers import open_page  # noqa: E402
-from tests.test_loss_code_table import CASES  # noqa: E402
-from ui.pages import IMPLIED_SIGMA  # noqa: E402
+from derivations.loss_code import read
+from derivations.loss_code.writer import calibrated_code, corrected_code
+from tests.apptest_helpers import open_page
+from tests.test_loss_code_table import CASES
+from ui.pages import IMPLIED_SIGMA
 
 
 def reader_times(clock=time.perf_counter) -> list[float]:
@@ -59,8 +59,11 @@ def page_times() -> list[tuple[str, float]]:
 if __name__ == "__main__":
     for name, clock in (("wall", time.perf_counter), ("CPU", time.thread_time)):
         times = reader_times(clock)
-        print(f"read + corrected code, {name} time: {len(times)} real losses, median "
-              f"{statistics.median(times) * 1e3:.1f} ms, worst {max(times) * 1e3:.1f} ms")
-    print(f"load average now: {open('/proc/loadavg').read().split()[:3]} (2 cores)")
+        print(
+            f"read + corrected code, {name} time: {len(times)} real losses, median "
+            f"{statistics.median(times) * 1e3:.1f} ms, worst {max(times) * 1e3:.1f} ms"
+        )
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    print(f"load average now: {load} (2 cores)")
     for repo, first, again in page_times():
         print(f"page rerun after pasting {repo:<40} first {first:.2f} s, again {again:.2f} s")

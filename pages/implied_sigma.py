@@ -18,9 +18,9 @@ st.markdown(
     "posterior and blurs every reconstruction. Pick your code below, or set the reductions by hand."
 )
 
-# --- Paste your loss (issue 9): the whole section lives in ui/loss_code_view.py -------------------
+# --- Paste your loss (issue 9): the whole section lives in ui/loss_code_view.py --------------
 paste_your_loss()
-# --- end of Paste your loss -------------------------------------------------------------------------
+# --- end of Paste your loss ------------------------------------------------------------------
 
 CUSTOM = "(set by hand below)"
 

@@ -48,7 +48,7 @@ def test_paste_verdict_corrected_code_and_open_the_lab(browser, app_url, artifac
         section = page.locator('[data-testid="stMainBlockContainer"]')
         assert "kld_weight" in section.inner_text()
         assert "Give their values" in section.inner_text()
-        weight = page.locator("input[aria-label*=\"kld_weight\"]")
+        weight = page.locator('input[aria-label*="kld_weight"]')
         weight.fill("0.00025")
         start = time.monotonic()
         weight.press("Enter")
@@ -67,8 +67,9 @@ def test_paste_verdict_corrected_code_and_open_the_lab(browser, app_url, artifac
         settle(page)
         print(f"verified steps shown {time.monotonic() - start:.2f} s after the toggle (browser)")
         assert error_texts(page) == []
-        page.screenshot(path=str(artifacts_dir / "screenshots" / "implied-sigma-paste.png"),
-                        full_page=True)
+        page.screenshot(
+            path=str(artifacts_dir / "screenshots" / "implied-sigma-paste.png"), full_page=True
+        )
         page.get_by_role("button", name="Open your code's setting in the live lab").click()
         page.wait_for_url(f"**/{LAB.url_path}**", timeout=30_000)
         wait_until_idle(page)

@@ -21,8 +21,7 @@ HOSTILE = {
         None,  # imports are noted, never run: the loss itself still reads
     ),
     "__import__": (f"__import__('os').system('touch {CANARY}')\n{GOOD}", "__import__"),
-    "dunder attribute walk": ("x = ().__class__.__bases__[0].__subclasses__()\n" + GOOD,
-                              "refused"),
+    "dunder attribute walk": ("x = ().__class__.__bases__[0].__subclasses__()\n" + GOOD, "refused"),
     "getattr of a dunder": ("y = getattr(x, '__globals__')\n" + GOOD, "__globals__"),
     "exec and eval as names": (f"exec(\"open('{CANARY}', 'w')\")\neval('1')\n{GOOD}", None),
     "open a file in the loss": (
@@ -32,27 +31,42 @@ HOSTILE = {
     ),
     "lambda": ("f = lambda x: x\nloss = f(1)\n", "lambda"),
     "lambda in the loss": (
-        "def f(x_hat, x, mu, logvar):\n    g = lambda t: t\n    return g(x)\n", "lambda"),
+        "def f(x_hat, x, mu, logvar):\n    g = lambda t: t\n    return g(x)\n",
+        "lambda",
+    ),
     "300 kB name": ("a" * 300_000 + " = 1\n", "characters"),
     "long name within the size cap": ("b" * 5_000 + " = 1\n", "characters"),
     "5,000 nested brackets": ("x = " + "(" * 5000 + "1" + ")" * 5000 + "\n", "nest"),
     "5,000 nested lists": ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nest"),
     "deep attribute chain": (
-        "x = (a" + "".join(".b" + "\n" * (k % 100 == 99) for k in range(3000)) + ")\n", "deep"),
+        "x = (a" + "".join(".b" + "\n" * (k % 100 == 99) for k in range(3000)) + ")\n",
+        "deep",
+    ),
     "deep unary chain": ("x = " + "-" * 350 + "1\n", "deeper"),
     "huge integer literal": ("x = " + "9" * 390 + "\nloss = x * x\n", None),
-    "huge float": ("w = 1e999999\n" + GOOD.replace("reduction='sum')", "reduction='sum') * w"),
-                   "not finite"),
+    "huge float": (
+        "w = 1e999999\n" + GOOD.replace("reduction='sum')", "reduction='sum') * w"),
+        "not finite",
+    ),
     "power tower of numbers": (
-        GOOD.replace("reduction='sum')", "reduction='sum') * 9**9**9**9"), "power"),
+        GOOD.replace("reduction='sum')", "reduction='sum') * 9**9**9**9"),
+        "power",
+    ),
     "power tower on a tensor": (
         "def f(x_hat, x, mu, logvar):\n    return ((x_hat - x) ** 2 ** 2 ** 2 ** 2).sum()"
-        f" + {KL}\n", "power"),
+        f" + {KL}\n",
+        "power",
+    ),
     "squaring a tree 200 times": (
-        "def f(x_hat, x, mu, logvar):\n    a = x_hat - x\n" + "    a = a * a\n" * 200
-        + f"    return a.sum() + {KL}\n", "too long"),
+        "def f(x_hat, x, mu, logvar):\n    a = x_hat - x\n"
+        + "    a = a * a\n" * 200
+        + f"    return a.sum() + {KL}\n",
+        "too long",
+    ),
     "infinite recursion": (
-        "def loss(x):\n    return helper(x)\n\ndef helper(x):\n    return helper(x)\n", "deeply"),
+        "def loss(x):\n    return helper(x)\n\ndef helper(x):\n    return helper(x)\n",
+        "deeply",
+    ),
     "while True": ("while True:\n    pass\n" + GOOD, None),
     "NUL byte": ("x = 1\x00\n", "not valid Python"),
     "binary garbage": (bytes(range(256)).decode("latin-1"), None),
@@ -88,9 +102,7 @@ def test_hostile_text_is_read_safely_and_quickly(name):
 
 
 def test_reader_source_never_executes_or_looks_up_user_text():
-    source = "".join(
-        path.read_text() for path in Path("derivations/loss_code").glob("*.py")
-    )
+    source = "".join(path.read_text() for path in Path("derivations/loss_code").glob("*.py"))
     import re
 
     for forbidden in ("exec", "eval", "compile", "getattr", "__import__", "sympify", "parse_expr"):

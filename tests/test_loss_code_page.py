@@ -82,9 +82,11 @@ def test_bad_code_gets_a_specific_message_not_a_traceback(at, code, shape, messa
 
 def test_open_lab_button_trains_at_the_implied_sigma():
     at = open_page(IMPLIED_SIGMA)
-    code = ("def loss_function(recon_x, x, mu, logvar):\n"
-            "    return F.mse_loss(recon_x, x, reduction='sum') + "
-            "-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())\n")
+    code = (
+        "def loss_function(recon_x, x, mu, logvar):\n"
+        "    return F.mse_loss(recon_x, x, reduction='sum') + "
+        "-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())\n"
+    )
     at.text_area(key="loss_code_text").set_value(code).run()
     assert metric(at, "σ² your code implies") == "0.5"
     button = next(b for b in at.button if b.key == "loss_code_open_lab")

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the losses keep the line lengths of the repositories they come from
 """Real VAE loss functions from public repositories, read by derivations.loss_code.
 
 Each entry is a loss as it appears in the named repository (trimmed to the lines that compute it;
@@ -40,7 +41,13 @@ def loss_function(recon_x, x, mu, logvar):
     # 0.5 * sum(1 + log(sigma^2) - mu^2 - sigma^2)
     KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return BCE + KLD
-""", MNIST, 20, 128, "bce", 1.0),
+""",
+        MNIST,
+        20,
+        128,
+        "bce",
+        1.0,
+    ),
     Case(  # same convention, flat data: β = 1
         "cfr2ak/KaggleSolutions digit-recognizer/python/vae/loss.py",
         """
@@ -56,7 +63,13 @@ def loss_function(recon_x, x, mu, logvar):
     KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 
     return BCE + KLD
-""", (784,), 20, 128, "bce", 1.0),
+""",
+        (784,),
+        20,
+        128,
+        "bce",
+        1.0,
+    ),
     Case(  # nn.BCELoss module form, reduction='sum': β = 1
         "cesarali/vae src/vae/losses/contrastive_loss.py",
         """
@@ -67,7 +80,13 @@ def vae_loss(recon_x, x, mu, logvar):
     BCE = nn.BCELoss(reduction='sum')(recon_x, x.view(-1, 784))
     KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return BCE + KLD
-""", MNIST, 20, 64, "bce", 1.0),
+""",
+        MNIST,
+        20,
+        64,
+        "bce",
+        1.0,
+    ),
     Case(  # arguments in the order (x, x_hat, mean, log_var): β = 1
         "hienhayho/VAE losses/original_vae.py",
         """
@@ -78,7 +97,13 @@ def loss_function(x, x_hat, mean, log_var):
     reproduction_loss = nn.functional.binary_cross_entropy(x_hat, x, reduction='sum')
     KLD      = - 0.5 * torch.sum(1+ log_var - mean.pow(2) - log_var.exp())
     return reproduction_loss + KLD
-""", (784,), 2, 100, "bce", 1.0),
+""",
+        (784,),
+        2,
+        100,
+        "bce",
+        1.0,
+    ),
     Case(  # a named weight with no default: β = variational_beta = 4
         "lucmos/relreps src/rae/losses/vae_loss.py",
         """
@@ -86,7 +111,14 @@ def vae_loss(recon_x, x, mu, logvar, variational_beta):
     recon_loss = F.binary_cross_entropy(recon_x.view(-1, 784), x.view(-1, 784), reduction="sum")
     kldivergence = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return recon_loss + variational_beta * kldivergence
-""", MNIST, 10, 128, "bce", 4.0, {"variational_beta": 4}),
+""",
+        MNIST,
+        10,
+        128,
+        "bce",
+        4.0,
+        {"variational_beta": 4},
+    ),
     Case(  # MSE summed, KL summed: β = 1, σ² = ½
         "PavloUkrainian/GenAI-HW1 losses/vae_loss.py",
         """
@@ -102,7 +134,13 @@ class VAELoss(nn.Module):
         reconstruction_loss = nn.functional.mse_loss(recon_x, x, reduction="sum")
         kl_div = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
         return reconstruction_loss + kl_div
-""", (3, 32, 32), 128, 64, "squared", 1.0),
+""",
+        (3, 32, 32),
+        128,
+        64,
+        "squared",
+        1.0,
+    ),
     Case(  # returns (loss, recon, kl): the first is the loss; β = 1
         "azhgh22/Comparative-analysis-of-Generative-models-on-CIFAR-10 losses/vae_loss.py",
         """
@@ -114,7 +152,13 @@ def vae_loss(recon_x, x, mu, logvar):
     kl_div = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 
     return recon_loss + kl_div, recon_loss, kl_div
-""", (3, 32, 32), 128, 128, "squared", 1.0),
+""",
+        (3, 32, 32),
+        128,
+        128,
+        "squared",
+        1.0,
+    ),
     Case(  # mean over B·D pixels, KL mean over B·J: a = 1/(BD), k = 1/(BJ), β = D/J = 784/20
         "CorcovadoMing/Researchlib researchlib/loss/vae.py",
         """
@@ -126,7 +170,13 @@ class VAELoss(nn.Module):
         img_loss = F.mse_loss(x, recon_x)
         KLD = - 0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean()
         return img_loss + KLD
-""", MNIST, 20, 128, "squared", 784 / 20),
+""",
+        MNIST,
+        20,
+        128,
+        "squared",
+        784 / 20,
+    ),
     Case(  # MSE mean (a = 1/(BD)), KL sum-then-mean (k = w/B), w defaults to 1: β = D = 784
         "ShijianXu/DL_framework losses/losses.py",
         """
@@ -140,7 +190,13 @@ def VAE_Loss(recons, input, mu, logvar, kld_weight=1):
         "recons_loss": recons_loss,
         "KL-Divergence": -kld_loss
     }
-""", MNIST, 20, 128, "squared", 784.0),
+""",
+        MNIST,
+        20,
+        128,
+        "squared",
+        784.0,
+    ),
     Case(  # *args/**kwargs, weight from kwargs: β = D·w = 4096·0.005 = 20.48
         "lnguyen258/AstroVAE src/loss/vae_loss.py",
         """
@@ -160,7 +216,14 @@ def vae_loss(*args, **kwargs) -> Dict:
 
         loss = recons_loss + kld_weight * kld_loss
         return {'Loss': loss, 'Reconstruction_Loss':recons_loss.detach(), 'KLD':-kld_loss.detach()}
-""", (1, 64, 64), 128, 64, "squared", 4096 * 0.005, {"kld_weight": 0.005}),
+""",
+        (1, 64, 64),
+        128,
+        64,
+        "squared",
+        4096 * 0.005,
+        {"kld_weight": 0.005},
+    ),
     Case(  # tuple unpacking of the model output; β = D·w = 3072·0.01 = 30.72
         "ZhonghuaYi/AutoEncoder loss/VAE_loss.py",
         """
@@ -177,7 +240,14 @@ class VAELoss(nn.Module):
         loss = recons_loss + kld_weight * kld_loss
 
         return {'loss': loss, 'Reconstruction_Loss': recons_loss.detach(), 'KLD': -kld_loss.detach()}
-""", (3, 32, 32), 128, 64, "squared", 3072 * 0.01, {"kld_weight": 0.01}),
+""",
+        (3, 32, 32),
+        128,
+        64,
+        "squared",
+        3072 * 0.01,
+        {"kld_weight": 0.01},
+    ),
     Case(  # weight stored in __init__: β = D·w = 784·0.5
         "greyzyl/autoencoder Loss/vae_loss.py",
         """
@@ -198,7 +268,14 @@ class VAE_loss(nn.Module):
 
         loss = recons_loss + self.kld_weight * kld_loss
         return {'loss': loss, 'Reconstruction_Loss':recons_loss.detach(), 'KLD':-kld_loss.detach()}
-""", (784,), 16, 32, "squared", 392.0, {"kld_weight": 0.5}),
+""",
+        (784,),
+        16,
+        32,
+        "squared",
+        392.0,
+        {"kld_weight": 0.5},
+    ),
     Case(  # β = 1, σ² = ½
         "QuocThinh73/music_generation training/utils.py",
         """
@@ -206,7 +283,13 @@ def loss_function(recon_x, x, mu, logvar):
     recon_loss = nn.functional.mse_loss(recon_x, x, reduction='sum')
     KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return recon_loss + KLD
-""", (128, 16), 64, 32, "squared", 1.0),
+""",
+        (128, 16),
+        64,
+        32,
+        "squared",
+        1.0,
+    ),
     Case(  # β = 1
         "remdui/MultivariateNormativeModeling src/model/loss/bce_kl_loss.py",
         """
@@ -214,7 +297,13 @@ def loss_bce_kld(recon_x, x, mu, logvar):
     bce = F.binary_cross_entropy(recon_x, x, reduction="sum")
     kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return bce + kld
-""", (100,), 8, 32, "bce", 1.0),
+""",
+        (100,),
+        8,
+        32,
+        "bce",
+        1.0,
+    ),
     Case(  # legacy size_average=False: BCE summed (a = 1); KL torch.mean over B·J: β = 1/(BJ)
         "NCAR/holodec-ml holodecml/vae/losses.py",
         """
@@ -225,7 +314,13 @@ def loss_fn(recon_x, x, mu, logvar):
     KLD = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
 
     return BCE + KLD, BCE, KLD
-""", (1, 64, 64), 32, 16, "bce", 1 / (16 * 32)),
+""",
+        (1, 64, 64),
+        32,
+        16,
+        "bce",
+        1 / (16 * 32),
+    ),
     Case(  # nn.L1Loss() (recon=None picks it): a = 1/(BD), k = 1/B: Laplace b = β = D = 3072
         "Andrewzh112/codebase vae/loss.py",
         """
@@ -248,7 +343,13 @@ class VAELoss(nn.Module):
         reconstruction_loss = self.recon(x_hat, x)
         kl_loss = self._KL_Loss(mu, logvar)
         return reconstruction_loss + kl_loss
-""", (3, 32, 32), 128, 64, "l1", 3072.0),
+""",
+        (3, 32, 32),
+        128,
+        64,
+        "l1",
+        3072.0,
+    ),
     Case(  # Keras: BCE means over the last axis (÷784), ×784, K.mean over batch: a = 1/B = k; β = 1
         "wikistat/High-Dimensional-Deep-Learning AutoEncoder/solutions/train_outlier_vae.py",
         """
@@ -267,7 +368,15 @@ kl_loss *= -0.5
 vae_loss = K.mean(reconstruction_loss + kl_loss)
 vae_ad.add_loss(vae_loss)
 vae_ad.compile(optimizer='adam')
-""", (784,), 2, 128, "bce", 1.0, None, "keras"),
+""",
+        (784,),
+        2,
+        128,
+        "bce",
+        1.0,
+        None,
+        "keras",
+    ),
     Case(  # the --mse branch, ×original_dim: a = 1/B = k, β = 1, σ² = ½
         "keras-team/keras examples/variational_autoencoder.py (mse branch)",
         """
@@ -282,7 +391,15 @@ kl_loss *= -0.5
 vae_loss = K.mean(reconstruction_loss + kl_loss)
 vae.add_loss(vae_loss)
 vae.compile(optimizer='adam')
-""", (784,), 2, 128, "squared", 1.0, {"original_dim": 784}, "keras"),
+""",
+        (784,),
+        2,
+        128,
+        "squared",
+        1.0,
+        {"original_dim": 784},
+        "keras",
+    ),
     Case(  # per-example loss given to compile(loss=...): Keras averages it; β = 1
         "keras-team/keras examples/variational_autoencoder.py (Keras 1 version)",
         """
@@ -293,7 +410,15 @@ def vae_loss(x, x_decoded_mean):
 
 vae = Model(x, x_decoded_mean)
 vae.compile(optimizer='rmsprop', loss=vae_loss)
-""", (784,), 2, 100, "bce", 1.0, {"original_dim": 784}, "keras"),
+""",
+        (784,),
+        2,
+        100,
+        "bce",
+        1.0,
+        {"original_dim": 784},
+        "keras",
+    ),
     Case(  # BCE means over the last axis (size 1), summed over 28×28, mean over batch: β = 1
         "keras-team/keras-io examples/generative/vae.py",
         """
@@ -315,7 +440,15 @@ class VAE(keras.Model):
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         self.total_loss_tracker.update_state(total_loss)
         return {"loss": self.total_loss_tracker.result()}
-""", (28, 28, 1), 2, 128, "bce", 1.0, None, "keras.ops"),
+""",
+        (28, 28, 1),
+        2,
+        128,
+        "bce",
+        1.0,
+        None,
+        "keras.ops",
+    ),
     Case(  # BCE means over the 3 channels (÷3), summed over 64×64: a = w_r/(3B), k = w_k/B, β = 3
         "dbugajny/GeneratingBoredApeYachtClub src/models/vae.py",
         """
@@ -343,8 +476,15 @@ class VAE(tf.keras.Model):
 
         grads = tape.gradient(total_loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-""", (64, 64, 3), 128, 32, "bce", 3.0,
-        {"reconstruction_loss_weight": 1, "kl_loss_weight": 1}, "tensorflow"),
+""",
+        (64, 64, 3),
+        128,
+        32,
+        "bce",
+        3.0,
+        {"reconstruction_loss_weight": 1, "kl_loss_weight": 1},
+        "tensorflow",
+    ),
     Case(  # JAX, everything summed: β = 1, σ² = ½
         "VishwamAI/NeuroFlex src/NeuroFlex/vae.py",
         """
@@ -352,7 +492,15 @@ def vae_loss(recon_x, x, mean, logvar):
     bce_loss = jnp.sum(jnp.square(recon_x - x))
     kld_loss = -0.5 * jnp.sum(1 + logvar - jnp.square(mean) - jnp.exp(logvar))
     return bce_loss + kld_loss
-""", (784,), 20, 64, "squared", 1.0, None, "jax"),
+""",
+        (784,),
+        20,
+        64,
+        "squared",
+        1.0,
+        None,
+        "jax",
+    ),
     Case(  # hand-written BCE with +1e-8, KL from torch.distributions in the var form;
         # the last line (ours) averages both over the batch: a = k = 1/B, β = 1
         "CocoGzh/scCorrector scCorrect/net/loss.py (+ one combining line)",
@@ -369,7 +517,13 @@ def binary_cross_entropy(recon_x, x):
 
 def loss(recon_x, x, mu, var):  # our line: how the helpers are combined
     return binary_cross_entropy(recon_x, x).mean() + kl_div(mu, var)
-""", (2000,), 10, 64, "bce", 1.0),
+""",
+        (2000,),
+        10,
+        64,
+        "bce",
+        1.0,
+    ),
     Case(  # KL from torch.distributions with std; recon line ours: a = k = 1/B, σ² = ½
         "barisbatuhan/SSuperGAN functional/losses/kl_loss.py (+ one recon line)",
         """
@@ -383,7 +537,13 @@ def kl_loss(z, mu, std):
 
 def loss(x_hat, x, z, mu, std):  # our line
     return F.mse_loss(x_hat, x, reduction='sum') / x.size(0) + kl_loss(z, mu, std)
-""", (3, 64, 64), 64, 32, "squared", 1.0),
+""",
+        (3, 64, 64),
+        64,
+        32,
+        "squared",
+        1.0,
+    ),
     Case(  # TF helpers, KL written as 0.5·(e^logvar + μ² − logvar − 1); combine line ours: β = 1
         "mch5048/monet source/misc/helpers.py (+ one combining line)",
         """
@@ -396,7 +556,15 @@ def mse(preds, labels):
     return tf.reduce_mean(se)
 
 loss = mse(x_hat, x) + tf.reduce_mean(kl_divergence(mu, logvar))  # our line
-""", (64, 64, 3), 16, 32, "squared", 1.0, None, "tensorflow"),
+""",
+        (64, 64, 3),
+        16,
+        32,
+        "squared",
+        1.0,
+        None,
+        "tensorflow",
+    ),
     Case(  # BCE with logits summed per example, mean over batch; KL line ours: β = 1
         "mark-alfred-griffiths-tech/ML .../concrete_vae_sampler/vae_cost_log_loss.py (+ KL line)",
         """
@@ -409,7 +577,15 @@ def custom_sigmoid_cross_entropy_loss_with_logits(x_true, x_recons_logits):
 
 kl = tf.reduce_mean(-0.5 * tf.reduce_sum(1 + logvar - tf.square(mean) - tf.exp(logvar), axis=1))
 loss = custom_sigmoid_cross_entropy_loss_with_logits(x, x_logits) + kl  # our lines
-""", (300,), 10, 64, "bce", 1.0, None, "tensorflow"),
+""",
+        (300,),
+        10,
+        64,
+        "bce",
+        1.0,
+        None,
+        "tensorflow",
+    ),
     Case(  # AntixK's original: kld_weight = kwargs['M_N'] = B/N (32/60000): β = D·w = 12288·w
         "AntixK/PyTorch-VAE models/vanilla_vae.py",
         """
@@ -429,8 +605,14 @@ loss = custom_sigmoid_cross_entropy_loss_with_logits(x, x_logits) + kl  # our li
 
         loss = recons_loss + kld_weight * kld_loss
         return {'loss': loss, 'Reconstruction_Loss':recons_loss.detach(), 'KLD':-kld_loss.detach()}
-""".replace("\n    ", "\n"), (3, 64, 64), 128, 32, "squared", 12288 * 32 / 60000,
-        {"kld_weight": 32 / 60000}),
+""".replace("\n    ", "\n"),
+        (3, 64, 64),
+        128,
+        32,
+        "squared",
+        12288 * 32 / 60000,
+        {"kld_weight": 32 / 60000},
+    ),
     Case(  # sum over pixels then / batch on both terms: a = k = 1/B, β = 1
         "cnheider (Christian Heider Nielsen) neodroid-experiments vae loss_fn, as indexed",
         """
@@ -444,7 +626,13 @@ def loss_fn(recon_x,
   KLD = -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp())
 
   return (BCE + KLD) / x.size(0)
-""", MNIST, 10, 256, "bce", 1.0),
+""",
+        MNIST,
+        10,
+        256,
+        "bce",
+        1.0,
+    ),
 ]
 
 
@@ -465,8 +653,11 @@ def test_real_loss_reads_to_the_hand_worked_beta(case: Case):
     assert reading.recon_lines and reading.kl_lines
     # the verdict is implied_sigma's own, for the same numbers
     reference = implied_sigma.implied(
-        math.prod(case.shape), case.J, case.B, **{
-            k: v for k, v in reading.reductions.items() if k != "huber_delta"})
+        math.prod(case.shape),
+        case.J,
+        case.B,
+        **{k: v for k, v in reading.reductions.items() if k != "huber_delta"},
+    )
     assert implied.verdict == reference.verdict
 
 

@@ -50,17 +50,31 @@ RECON = [  # (expression in x_hat and x, per-pixel loss, huber δ or None)
     ("-torch.sum(x * torch.log(p) + (1 - x) * torch.log(1 - p))", "bce", None),
     ("-Bernoulli(probs=p, validate_args=False).log_prob(x).sum()", "bce", None),
     ("F.binary_cross_entropy_with_logits(x_hat, x, reduction='sum')", "bce-logits", None),
-    ("-Bernoulli(logits=x_hat, validate_args=False).log_prob(x).sum(dim=[1, 2, 3]).mean()", "bce-logits", None),
+    (
+        "-Bernoulli(logits=x_hat, validate_args=False).log_prob(x).sum(dim=[1, 2, 3]).mean()",
+        "bce-logits",
+        None,
+    ),
 ]
 KL = [  # (lines before, expression)
     ("", "-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())"),
     ("", "torch.mean(-0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp(), dim=1), dim=0)"),
     ("", "-0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())"),
     ("", "0.5 * torch.sum(torch.exp(logvar) + mu ** 2 - 1 - logvar, dim=1).mean()"),
-    ("std = torch.exp(0.5 * logvar)", "(0.5 * (std.pow(2) + mu.pow(2) - 1) - torch.log(std)).sum(-1).mean()"),
+    (
+        "std = torch.exp(0.5 * logvar)",
+        "(0.5 * (std.pow(2) + mu.pow(2) - 1) - torch.log(std)).sum(-1).mean()",
+    ),
     ("var = logvar.exp()", "-0.5 * torch.sum(1 + torch.log(var) - mu.pow(2) - var)"),
-    ("std = torch.exp(0.5 * logvar)", "-0.5 * torch.sum(1 + torch.log(std ** 2) - mu ** 2 - std ** 2, dim=1).sum()"),
-    ("", "kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(1).mean()"),
+    (
+        "std = torch.exp(0.5 * logvar)",
+        "-0.5 * torch.sum(1 + torch.log(std ** 2) - mu ** 2 - std ** 2, dim=1).sum()",
+    ),
+    (
+        "",
+        "kl_divergence(Normal(mu, torch.exp(0.5 * logvar)),"
+        " Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(1).mean()",
+    ),
     ("", "kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0, 1)).sum()"),
 ]
 WEIGHTS = ["", "0.5 * ", "beta * ", "kld_weight * "]
@@ -72,17 +86,23 @@ def snippet(recon: str, kl: tuple[str, str], weight: str, division: str, style: 
     before, kl_expr = kl
     pre = f"    {before}\n" if before else ""
     if style == "direct":
-        return (f"def loss_function(x_hat, x, p, mu, logvar):\n{pre}"
-                f"    return {recon}{division} + {weight}({kl_expr}){division}\n")
+        return (
+            f"def loss_function(x_hat, x, p, mu, logvar):\n{pre}"
+            f"    return {recon}{division} + {weight}({kl_expr}){division}\n"
+        )
     if style == "augmented":
-        return (f"def loss_function(x_hat, x, p, mu, logvar):\n{pre}"
-                f"    loss = {recon}\n    kl = {kl_expr}\n    kl *= 1\n"
-                f"    loss += {weight}kl\n    loss = loss{division or ' / 1'}\n    return loss\n")
-    return (f"def reconstruction(x_hat, x, p):\n    return {recon}\n\n\n"
-            f"def kl_term(mu, logvar):\n{pre}    return {kl_expr}\n\n\n"
-            f"def loss_function(x_hat, x, p, mu, logvar):\n"
-            f"    r = reconstruction(x_hat, x, p){division}\n"
-            f"    return r + {weight}kl_term(mu, logvar){division}\n")
+        return (
+            f"def loss_function(x_hat, x, p, mu, logvar):\n{pre}"
+            f"    loss = {recon}\n    kl = {kl_expr}\n    kl *= 1\n"
+            f"    loss += {weight}kl\n    loss = loss{division or ' / 1'}\n    return loss\n"
+        )
+    return (
+        f"def reconstruction(x_hat, x, p):\n    return {recon}\n\n\n"
+        f"def kl_term(mu, logvar):\n{pre}    return {kl_expr}\n\n\n"
+        f"def loss_function(x_hat, x, p, mu, logvar):\n"
+        f"    r = reconstruction(x_hat, x, p){division}\n"
+        f"    return r + {weight}kl_term(mu, logvar){division}\n"
+    )
 
 
 def cases():
@@ -91,8 +111,15 @@ def cases():
     for n in range(3 * len(RECON)):
         recon = RECON[n % len(RECON)]
         kl = KL[n % len(KL)] if n < len(KL) else rng.choice(KL)
-        out.append((recon, kl, rng.choice(WEIGHTS), rng.choice(DIVISIONS),
-                    ("direct", "augmented", "helpers")[n % 3]))
+        out.append(
+            (
+                recon,
+                kl,
+                rng.choice(WEIGHTS),
+                rng.choice(DIVISIONS),
+                ("direct", "augmented", "helpers")[n % 3],
+            )
+        )
     return out
 
 
@@ -124,8 +151,16 @@ def kl_sum(mu, logvar) -> float:
 
 
 def run(code: str, inputs) -> float:
-    namespace = {"torch": torch, "F": F, "nn": torch.nn, "Normal": Normal, "Laplace": Laplace,
-                 "Bernoulli": Bernoulli, "kl_divergence": kl_divergence, **NAMES}
+    namespace = {
+        "torch": torch,
+        "F": F,
+        "nn": torch.nn,
+        "Normal": Normal,
+        "Laplace": Laplace,
+        "Bernoulli": Bernoulli,
+        "kl_divergence": kl_divergence,
+        **NAMES,
+    }
     exec(compile(code, "<generated template>", "exec"), namespace)  # our template, not user text
     return float(namespace["loss_function"](*inputs))
 
@@ -142,7 +177,9 @@ def test_generated_snippet_value_is_a_times_pixel_losses_plus_k_times_kl(case):
         assert reading.huber_delta == pytest.approx(delta)
     first, second = draw(1), draw(2)
     value = run(code, first) - run(code, second)
-    expected = a * (per_pixel_sum(kind, delta, *first[:3]) - per_pixel_sum(kind, delta, *second[:3]))
+    expected = a * (
+        per_pixel_sum(kind, delta, *first[:3]) - per_pixel_sum(kind, delta, *second[:3])
+    )
     expected += k * (kl_sum(*first[3:]) - kl_sum(*second[3:]))
     assert value == pytest.approx(expected, rel=1e-9, abs=1e-9), code
 

@@ -37,7 +37,9 @@ def parse_shape(text: str) -> tuple[int, ...]:
     """'784', '28, 28, 1', '3x64x64' or '(3, 64, 64)' -> a tuple of positive integers."""
     parts = [p for p in re.split(r"[\s,x×*()\[\]]+", text.strip()) if p]
     if not parts or not all(p.isdigit() for p in parts):
-        raise LossCodeError(f"the data shape {text!r} is not a list of whole numbers like 28, 28, 1")
+        raise LossCodeError(
+            f"the data shape {text!r} is not a list of whole numbers like 28, 28, 1"
+        )
     return tuple(int(p) for p in parts)
 
 
@@ -46,8 +48,11 @@ def marked_code(code: str, reading: Reading) -> str:
     recon, kl = set(reading.recon_lines), set(reading.kl_lines)
     out = []
     for number, line in enumerate(code.expandtabs(4).splitlines(), 1):
-        tag = "both" if number in recon and number in kl else (
-            "recon" if number in recon else "kl" if number in kl else None)
+        tag = (
+            "both"
+            if number in recon and number in kl
+            else ("recon" if number in recon else "kl" if number in kl else None)
+        )
         out.append(f"{line}  # {MARK[tag]}" if tag else line)
     return "\n".join(out)
 
@@ -63,7 +68,7 @@ def _fraction(value: Fraction) -> str:
 def _answer(code: str, shape, latent_dim: int, batch_size: int):
     """Read the code with the values already typed for its missing names; render name inputs."""
     typed = {
-        name[len(KEY) + 5:]: value
+        name[len(KEY) + 5 :]: value
         for name, value in st.session_state.items()
         if isinstance(name, str) and name.startswith(f"{KEY}name_") and value is not None
     }
@@ -87,7 +92,10 @@ def _name_inputs(names: list[str]) -> None:
     columns = st.columns(min(len(names), 4))
     for index, name in enumerate(names):
         columns[index % len(columns)].number_input(
-            f"value of `{name}`", value=None, format="%g", key=f"{KEY}name_{name}",
+            f"value of `{name}`",
+            value=None,
+            format="%g",
+            key=f"{KEY}name_{name}",
             placeholder="type a number",
         )
 
@@ -130,12 +138,20 @@ def _corrected(reading: Reading) -> None:
     exact, calibrated = st.tabs(["Exact ELBO at a noise level you pick", "Calibrated decoder"])
     with exact:
         if reading.family in NOISE_LABEL:
-            noise = st.number_input(NOISE_LABEL[reading.family], min_value=1e-4, max_value=100.0,
-                                    value=0.1, format="%g", key=f"{KEY}noise")
+            noise = st.number_input(
+                NOISE_LABEL[reading.family],
+                min_value=1e-4,
+                max_value=100.0,
+                value=0.1,
+                format="%g",
+                key=f"{KEY}noise",
+            )
         else:
             noise = 1.0
-            st.caption("The Bernoulli ELBO has no noise level: the fix is to weight the KL "
-                       "like the ELBO (β = 1).")
+            st.caption(
+                "The Bernoulli ELBO has no noise level: the fix is to weight the KL "
+                "like the ELBO (β = 1)."
+            )
         st.code(corrected_code(reading, float(noise)), language="python")
     with calibrated:
         code = calibrated_code(reading)
@@ -155,11 +171,16 @@ def paste_your_loss() -> None:
         "JAX. It is parsed, never run, and answered with the σ² (or scale) and β it implies, "
         "where each term is in your code, and the corrected code."
     )
-    code = st.text_area("your loss code", EXAMPLE, height=220, max_chars=MAX_CHARS,
-                        key=f"{KEY}text")
+    code = st.text_area(
+        "your loss code", EXAMPLE, height=220, max_chars=MAX_CHARS, key=f"{KEY}text"
+    )
     c1, c2, c3 = st.columns(3)
-    shape_text = c1.text_input("data shape of one example", "1, 28, 28", key=f"{KEY}shape",
-                               help="e.g. 784, or 28, 28, 1 (Keras), or 3, 64, 64")
+    shape_text = c1.text_input(
+        "data shape of one example",
+        "1, 28, 28",
+        key=f"{KEY}shape",
+        help="e.g. 784, or 28, 28, 1 (Keras), or 3, 64, 64",
+    )
     latent_dim = c2.number_input("latent size J", 1, 1_000_000, 20, key=f"{KEY}J")
     batch_size = c3.number_input("batch size B", 1, 1_000_000, 128, key=f"{KEY}B")
     try:
@@ -170,8 +191,11 @@ def paste_your_loss() -> None:
     if reading is None:
         return
     st.code(marked_code(code, reading), language="python", line_numbers=True, wrap_lines=True)
-    st.caption("Lines marked ◀ compute the reconstruction term or the KL term. Read as: "
-               + "; ".join(reading.notes) + ".")
+    st.caption(
+        "Lines marked ◀ compute the reconstruction term or the KL term. Read as: "
+        + "; ".join(reading.notes)
+        + "."
+    )
     _metrics(reading)
     _lab_button(reading)
     _corrected(reading)
@@ -179,14 +203,20 @@ def paste_your_loss() -> None:
     # Building and verifying new SymPy steps takes about a second, so they come on request
     # (then cached); the answer above stays within a second.
     if not st.toggle("Show the verified steps", key=f"{KEY}algebra"):
-        st.caption("The same steps as in “The algebra, step by step” below, with your code's "
-                   "reductions and weight.")
+        st.caption(
+            "The same steps as in “The algebra, step by step” below, with your code's "
+            "reductions and weight."
+        )
         return
     if reading.continuous_bernoulli:
-        st.caption("The continuous Bernoulli's normaliser depends on x̂, so the Bernoulli "
-                   "steps do not apply to it; β above is still k/a.")
+        st.caption(
+            "The continuous Bernoulli's normaliser depends on x̂, so the Bernoulli "
+            "steps do not apply to it; β above is still k/a."
+        )
         return
     if abs(reading.overall_factor - 1) > 1e-12:
-        st.caption(f"The steps start from your loss divided by {reading.overall_factor:.4g}, "
-                   "a positive constant: it moves neither the optimum nor β.")
+        st.caption(
+            f"The steps start from your loss divided by {reading.overall_factor:.4g}, "
+            "a positive constant: it moves neither the optimum nor β."
+        )
     show_steps("", implied_steps(tuple(sorted(reading.reductions.items()))))

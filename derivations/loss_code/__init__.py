@@ -16,7 +16,15 @@ from fractions import Fraction
 from numbers import Integral, Real
 
 from derivations import implied_sigma
-from derivations.loss_code.interpreter import DictV, Interpreter, Lit, Num, Refused, TupleV, Unreadable
+from derivations.loss_code.interpreter import (
+    DictV,
+    Interpreter,
+    Lit,
+    Num,
+    Refused,
+    TupleV,
+    Unreadable,
+)
 from derivations.loss_code.limits import Clock, LossCodeError, MissingNames, parse
 from derivations.loss_code.values import Coef, Loss, Tensor, classify
 
@@ -60,12 +68,15 @@ def _check_inputs(data_shape, latent_dim, batch_size, names):
     try:
         shape = tuple(data_shape)
     except TypeError:
-        raise LossCodeError(f"data_shape must be a tuple of positive integers, got {data_shape!r}")
+        raise LossCodeError(
+            f"data_shape must be a tuple of positive integers, got {data_shape!r}"
+        ) from None
     if not 1 <= len(shape) <= 4 or not all(
         isinstance(s, Integral) and not isinstance(s, bool) and 1 <= s <= MAX_SIZE for s in shape
     ):
         raise LossCodeError(
-            f"data_shape must be 1 to 4 positive integers, e.g. (784,) or (3, 64, 64); got {shape!r}"
+            "data_shape must be 1 to 4 positive integers, e.g. (784,) or (3, 64, 64); "
+            f"got {shape!r}"
         )
     if math.prod(shape) > MAX_SIZE:
         raise LossCodeError(f"data_shape has more than {MAX_SIZE:,} elements")
@@ -77,8 +88,9 @@ def _check_inputs(data_shape, latent_dim, batch_size, names):
         if not isinstance(key, str) or not key or len(key) > 80:
             raise LossCodeError(f"names: {key!r} is not a name")
         if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-            raise LossCodeError(f"names: the value of `{key}` must be a finite number, got {value!r}",
-                                name=key)
+            raise LossCodeError(
+                f"names: the value of `{key}` must be a finite number, got {value!r}", name=key
+            )
         clean[key] = value
     return tuple(int(s) for s in shape), int(latent_dim), int(batch_size), clean
 
@@ -131,8 +143,9 @@ def _pick(coef: Coef, D, J, B, size_sym: str, size: int) -> tuple[str, str, Frac
             matches = (exp_items == (-1 if items == "mean" else 0)) + (
                 coef.b == (-1 if batch == "mean" else 0)
             )
-            options.append((residual != 1, -matches, abs(math.log(float(residual))), items, batch,
-                            residual))
+            options.append(
+                (residual != 1, -matches, abs(math.log(float(residual))), items, batch, residual)
+            )
     best = min(options)
     return best[3], best[4], best[5]
 
@@ -168,18 +181,24 @@ def read(code: str, data_shape, latent_dim: int, batch_size: int, names=None) ->
             lines = sorted({ln for p in group for ln in p.lines})
             raise LossCodeError(
                 f"{len(group)} different {what} terms (lines {', '.join(map(str, lines))}); "
-                "I read one of each", min(lines) if lines else None)
+                "I read one of each",
+                min(lines) if lines else None,
+            )
     r, q = recon[0], kl[0]
     for part, what in ((r, "reconstruction"), (q, "KL")):
         line = min(part.lines) if part.lines else None
         if part.detached:
-            raise LossCodeError(f"the {what} term is detached (.detach()/.item()): it sends no "
-                                "gradient", line)
+            raise LossCodeError(
+                f"the {what} term is detached (.detach()/.item()): it sends no gradient", line
+            )
         value = part.coef.value(D, J, B)
         if value <= 0:
             sign = "zero" if value == 0 else "negative"
-            raise LossCodeError(f"the {what} term enters the loss with a {sign} weight "
-                                f"({float(value):g}); minimising it would not fit the data", line)
+            raise LossCodeError(
+                f"the {what} term enters the loss with a {sign} weight "
+                f"({float(value):g}); minimising it would not fit the data",
+                line,
+            )
     a, k = r.coef.value(D, J, B), q.coef.value(D, J, B)
     recon_items, recon_batch, rho_a = _pick(r.coef, D, J, B, "D", D)
     kl_items, kl_batch, rho_k = _pick(q.coef, D, J, B, "J", J)
@@ -201,9 +220,12 @@ def read(code: str, data_shape, latent_dim: int, batch_size: int, names=None) ->
         raise LossCodeError(f"cannot compute the implied likelihood: {error}") from None
     result = _with_coefficients(result, float(a), float(k))
     if r.form.endswith("-cb"):
-        result = replace(result, explanation=result.explanation.replace(
-            "the Bernoulli ELBO", "the continuous-Bernoulli ELBO").replace(
-            "the Bernoulli has no", "the continuous Bernoulli has no"))
+        result = replace(
+            result,
+            explanation=result.explanation.replace(
+                "the Bernoulli ELBO", "the continuous-Bernoulli ELBO"
+            ).replace("the Bernoulli has no", "the continuous Bernoulli has no"),
+        )
     order = ("torch", "jax", "keras.ops", "tensorflow", "keras")
     framework = next((f for f in order if f in interp.frameworks), "torch")
     return Reading(
@@ -222,8 +244,12 @@ def read(code: str, data_shape, latent_dim: int, batch_size: int, names=None) ->
         recon_form=r.form,
         huber_delta=float(r.delta) if r.delta is not None else None,
         names_used=tuple(sorted(needed)),
-        notes=tuple(interp.notes) + (("an additive constant is dropped: it does not move the "
-                                      "optimum",) if loss.dropped else ()),
+        notes=tuple(interp.notes)
+        + (
+            ("an additive constant is dropped: it does not move the optimum",)
+            if loss.dropped
+            else ()
+        ),
         data_shape=shape,
         latent_dim=J,
         batch_size=B,
@@ -237,8 +263,12 @@ def _with_coefficients(result: implied_sigma.Implied, a: float, k: float) -> imp
         return replace(result, kl_coefficient=k, recon_coefficient=a)
     fmt = implied_sigma._num  # the same number format the explanation was written with
     old, new = f"Your loss is {fmt(result.recon_coefficient)} ×", f"Your loss is {fmt(a)} ×"
-    return replace(result, recon_coefficient=a, kl_coefficient=k,
-                   explanation=result.explanation.replace(old, new, 1))
+    return replace(
+        result,
+        recon_coefficient=a,
+        kl_coefficient=k,
+        explanation=result.explanation.replace(old, new, 1),
+    )
 
 
 _ = (Refused, Tensor, classify)  # re-exported for tests

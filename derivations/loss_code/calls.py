@@ -33,10 +33,45 @@ FRAMEWORK_PREFIXES = (
 )
 
 METHODS = {
-    "sum", "mean", "pow", "abs", "exp", "log", "square", "sqrt", "view", "reshape", "flatten",
-    "view_as", "reshape_as", "size", "contiguous", "float", "double", "to", "cuda", "cpu",
-    "detach", "item", "div", "mul", "add", "sub", "neg", "squeeze", "log_prob", "numpy",
-    "type_as", "clone", "rsample", "sample", "backward", "div_", "mul_", "add_", "sub_",
+    "sum",
+    "mean",
+    "pow",
+    "abs",
+    "exp",
+    "log",
+    "square",
+    "sqrt",
+    "view",
+    "reshape",
+    "flatten",
+    "view_as",
+    "reshape_as",
+    "size",
+    "contiguous",
+    "float",
+    "double",
+    "to",
+    "cuda",
+    "cpu",
+    "detach",
+    "item",
+    "div",
+    "mul",
+    "add",
+    "sub",
+    "neg",
+    "squeeze",
+    "log_prob",
+    "numpy",
+    "type_as",
+    "clone",
+    "rsample",
+    "sample",
+    "backward",
+    "div_",
+    "mul_",
+    "add_",
+    "sub_",
 }
 
 
@@ -162,7 +197,11 @@ def leaf_name(value) -> str:
 def tensor_arg(interp, value, line) -> Tensor:
     from derivations.loss_code.interpreter import Method, Num
 
-    if isinstance(value, Method) and isinstance(value.owner, Tensor) and value.owner.tree[0] == "leaf":
+    if (
+        isinstance(value, Method)
+        and isinstance(value.owner, Tensor)
+        and value.owner.tree[0] == "leaf"
+    ):
         return Tensor(("leaf", f"{value.owner.tree[1]}.{value.name}"))  # e.g. p_x_z.mean
     if isinstance(value, Tensor):
         return value
@@ -282,7 +321,9 @@ def torch_loss(interp, name, args, kwargs, line, extra_kwargs=()):
         interp.note("gaussian_nll_loss: ½·log var is a constant here and is dropped")
         if keep(bound.get("full")):
             interp.note("full=True adds ½·log 2π, a constant")
-    loss = elementwise_loss(interp, family, bound["input"], bound["target"], line, coef, delta, form)
+    loss = elementwise_loss(
+        interp, family, bound["input"], bound["target"], line, coef, delta, form
+    )
     if name == "gaussian_nll_loss":
         needs = interp.number(bound["var"], line).needs
         loss = loss.scaled(ONE, frozenset(), needs)
@@ -292,13 +333,13 @@ def torch_loss(interp, name, args, kwargs, line, extra_kwargs=()):
 
 def keras_loss(interp, name, args, kwargs, line):
     family = KERAS_LOSSES[name]
-    bound = bind(("y_true", "y_pred", "from_logits", "label_smoothing", "axis"), args, kwargs,
-                 name, line)
+    bound = bind(
+        ("y_true", "y_pred", "from_logits", "label_smoothing", "axis"), args, kwargs, name, line
+    )
     if "y_true" not in bound or "y_pred" not in bound:
         raise LossCodeError(f"`{name}` needs y_true and y_pred", line)
     if lit(bound.get("label_smoothing"), 0) not in (0, None) and not (
-        hasattr(bound.get("label_smoothing"), "coef")
-        and bound["label_smoothing"].coef.const == 0
+        hasattr(bound.get("label_smoothing"), "coef") and bound["label_smoothing"].coef.const == 0
     ):
         raise LossCodeError("label_smoothing is not read", line)
     form = "logits" if keep(bound.get("from_logits")) else "probs"
@@ -337,8 +378,14 @@ def reshape(interp, value, shape_items, line):
         shaped = reshape(interp, Tensor(("leaf", "_"), value.axes), shape_items, line)
         from dataclasses import replace as _replace
 
-        return Loss(tuple(_replace(p, axes=shaped.axes, lines=p.lines | interp.stmt_lines)
-                          for p in value.parts), shaped.axes, value.dropped)
+        return Loss(
+            tuple(
+                _replace(p, axes=shaped.axes, lines=p.lines | interp.stmt_lines)
+                for p in value.parts
+            ),
+            shaped.axes,
+            value.dropped,
+        )
     t = tensor_arg(interp, value, line)
     current = t.axes if t.axes is not None else role_axes(interp, t)
     total = 1
@@ -358,8 +405,11 @@ def reshape(interp, value, shape_items, line):
         if value_.denominator != 1 or value_ < 1:
             raise LossCodeError(f"the reshape size {value_} is not a positive integer", line)
         sizes.append(int(value_))
-        labels.append({(0, 0, 1): "B", (0, 1, 0): "J", (1, 0, 0): "D", (1, 0, 1): "BD"}.get(
-            (c.d, c.j, c.b)) if c.const == 1 else None)
+        labels.append(
+            {(0, 0, 1): "B", (0, 1, 0): "J", (1, 0, 0): "D", (1, 0, 1): "BD"}.get((c.d, c.j, c.b))
+            if c.const == 1
+            else None
+        )
     known = 1
     for s in sizes:
         known *= s or 1
@@ -414,11 +464,13 @@ def unary(interp, kind, value, line):
         return interp.number(Tensor((kind, ("const", value.coef))), line)
     t = tensor_arg(interp, value, line)
     if kind == "square":
-        return Tensor(("pow", t.tree, Fraction(2)), t.axes, t.lines | interp.stmt_lines,
-                      t.per_example)
+        return Tensor(
+            ("pow", t.tree, Fraction(2)), t.axes, t.lines | interp.stmt_lines, t.per_example
+        )
     if kind == "sqrt":
-        return Tensor(("pow", t.tree, Fraction(1, 2)), t.axes, t.lines | interp.stmt_lines,
-                      t.per_example)
+        return Tensor(
+            ("pow", t.tree, Fraction(1, 2)), t.axes, t.lines | interp.stmt_lines, t.per_example
+        )
     return Tensor((kind, t.tree), t.axes, t.lines | interp.stmt_lines, t.per_example)
 
 
@@ -454,35 +506,55 @@ def call_library(interp, path: str, args, kwargs, node):
     if name in TORCH_LOSSES and top == "torch":
         return torch_loss(interp, name, args, kwargs, line)
     if name in TORCH_MODULES and top == "torch":
-        bound = bind(("size_average", "reduce", "reduction", "beta", "delta", "full", "eps"),
-                     args, kwargs, name, line, allowed_extra=("weight", "pos_weight"))
+        bound = bind(
+            ("size_average", "reduce", "reduction", "beta", "delta", "full", "eps"),
+            args,
+            kwargs,
+            name,
+            line,
+            allowed_extra=("weight", "pos_weight"),
+        )
         return LossObject(TORCH_MODULES[name], tuple(bound.items()))
     if name in KERAS_CLASSES and top in ("keras", "tensorflow", "tf"):
-        bound = bind(("from_logits", "reduction", "name", "axis", "label_smoothing"), args, kwargs,
-                     name, line)
+        bound = bind(
+            ("from_logits", "reduction", "name", "axis", "label_smoothing"),
+            args,
+            kwargs,
+            name,
+            line,
+        )
         bound.pop("name", None)
         return LossObject(KERAS_CLASSES[name], tuple(bound.items()), keras_class=True)
-    if name in KERAS_LOSSES and top in ("keras", "tensorflow", "tf") and not (
-        ".backend" in path or ".ops" in path
+    if (
+        name in KERAS_LOSSES
+        and top in ("keras", "tensorflow", "tf")
+        and not (".backend" in path or ".ops" in path)
     ):
         return keras_loss(interp, name, args, kwargs, line)
-    if name == "binary_crossentropy":  # K.binary_crossentropy / ops.binary_crossentropy: per element
+    if (
+        name == "binary_crossentropy"
+    ):  # K.binary_crossentropy / ops.binary_crossentropy: per element
         bound = bind(("target", "output", "from_logits"), args, kwargs, name, line)
         form = "logits" if keep(bound.get("from_logits")) else "probs"
         return elementwise_loss(interp, "bce", bound["output"], bound["target"], line, form=form)
     if name == "sigmoid_cross_entropy_with_logits":
         bound = bind(("labels", "logits"), args, kwargs, name, line)
-        return elementwise_loss(interp, "bce", bound["logits"], bound["labels"], line, form="logits")
+        return elementwise_loss(
+            interp, "bce", bound["logits"], bound["labels"], line, form="logits"
+        )
     if name == "sigmoid_binary_cross_entropy":  # optax
         bound = bind(("logits", "labels"), args, kwargs, name, line)
-        return elementwise_loss(interp, "bce", bound["logits"], bound["labels"], line, form="logits")
+        return elementwise_loss(
+            interp, "bce", bound["logits"], bound["labels"], line, form="logits"
+        )
     if name in ("l2_loss", "squared_error") and top == "optax":
         bound = bind(("predictions", "targets"), args, kwargs, name, line)
         if "targets" not in bound:
             raise LossCodeError("optax's loss without targets is not read", line)
         coef = Coef(Fraction(1, 2)) if name == "l2_loss" else ONE
-        return elementwise_loss(interp, "squared", bound["predictions"], bound["targets"], line,
-                                coef)
+        return elementwise_loss(
+            interp, "squared", bound["predictions"], bound["targets"], line, coef
+        )
     # reductions
     if name in ("sum", "reduce_sum", "nansum"):
         if top == "builtins":
@@ -502,8 +574,20 @@ def call_library(interp, path: str, args, kwargs, node):
         return Num(Coef(Fraction(1 if name == "ones_like" else 0)))
     if name == "full_like":
         return interp.number(args[1] if len(args) > 1 else kwargs.get("fill_value"), line)
-    if name in ("tensor", "constant", "variable", "get_value", "convert_to_tensor", "float32",
-                "float", "int", "asarray", "array", "stop_gradient_", "cast"):
+    if name in (
+        "tensor",
+        "constant",
+        "variable",
+        "get_value",
+        "convert_to_tensor",
+        "float32",
+        "float",
+        "int",
+        "asarray",
+        "array",
+        "stop_gradient_",
+        "cast",
+    ):
         return args[0] if args else Lit(None)
     if name in ("flatten", "batch_flatten"):
         if name == "batch_flatten":
@@ -549,15 +633,20 @@ def kl_divergence(interp, args, kwargs, line):
     q, prior = bound.get("p"), bound.get("q")
     if not (isinstance(q, Dist) and isinstance(prior, Dist) and q.kind == prior.kind == "Normal"):
         raise LossCodeError("kl_divergence is read between two Normal distributions only", line)
-    if not (is_zero_or_one(interp, prior.get("loc"), 0, line)
-            and is_zero_or_one(interp, prior.get("scale"), 1, line)):
+    if not (
+        is_zero_or_one(interp, prior.get("loc"), 0, line)
+        and is_zero_or_one(interp, prior.get("scale"), 1, line)
+    ):
         raise LossCodeError("the KL is read only against the prior Normal(0, 1)", line)
     m, s = tensor_arg(interp, q.get("loc"), line), tensor_arg(interp, q.get("scale"), line)
     half = ("const", Coef(Fraction(1, 2)))
     tree = (
         "add",
-        ("add", ("mul", ("const", Coef(Fraction(-1))), ("log", s.tree)),
-         ("mul", half, ("add", ("pow", s.tree, Fraction(2)), ("pow", m.tree, Fraction(2))))),
+        (
+            "add",
+            ("mul", ("const", Coef(Fraction(-1))), ("log", s.tree)),
+            ("mul", half, ("add", ("pow", s.tree, Fraction(2)), ("pow", m.tree, Fraction(2)))),
+        ),
         ("const", Coef(Fraction(-1, 2))),
     )
     t = Tensor(tree, interp.merge_axes(m, s, line), m.lines | s.lines | interp.stmt_lines)
@@ -576,7 +665,9 @@ def log_prob(interp, dist: Dist, args, line):
     if name == "z" or name.startswith("z_") or name.endswith(("rsample()", "sample()")):
         raise LossCodeError(
             "log_prob of the latent sample z is a single-sample (Monte Carlo) KL estimate; "
-            "I read only the closed-form KL", line)
+            "I read only the closed-form KL",
+            line,
+        )
     if dist.kind in ("Normal", "Laplace"):
         loc = dist.get("loc")
         scale = interp.number(dist.get("scale"), line)
@@ -595,8 +686,10 @@ def log_prob(interp, dist: Dist, args, line):
     form = "probs" if probs is not None else "logits"
     cb = dist.kind == "ContinuousBernoulli"
     if cb:
-        interp.note("ContinuousBernoulli: its normaliser depends on x̂ (not on a noise level); "
-                    "β is read as for BCE")
+        interp.note(
+            "ContinuousBernoulli: its normaliser depends on x̂ (not on a noise level); "
+            "β is read as for BCE"
+        )
     return elementwise_loss(interp, "bce", pred, x, line, Coef(Fraction(-1)), form=form, cb=cb)
 
 
@@ -647,19 +740,31 @@ def call_method(interp, owner, name, args, kwargs, node):
                 raise LossCodeError(f"size({k}) is out of range", line)
             return sizes[k]
         return shape
-    if name in ("contiguous", "float", "double", "to", "cuda", "cpu", "type_as", "clone",
-                "squeeze", "numpy"):
+    if name in (
+        "contiguous",
+        "float",
+        "double",
+        "to",
+        "cuda",
+        "cpu",
+        "type_as",
+        "clone",
+        "squeeze",
+        "numpy",
+    ):
         return owner
     if name in ("detach", "item"):
         if isinstance(owner, Loss):
             from dataclasses import replace
 
-            return Loss(tuple(replace(p, detached=True) for p in owner.parts), owner.axes,
-                        owner.dropped)
+            return Loss(
+                tuple(replace(p, detached=True) for p in owner.parts), owner.axes, owner.dropped
+            )
         return owner
     if name in ("div", "div_", "mul", "mul_", "add", "add_", "sub", "sub_"):
         op = {"div": ast.Div(), "mul": ast.Mult(), "add": ast.Add(), "sub": ast.Sub()}[
-            name.rstrip("_")]
+            name.rstrip("_")
+        ]
         return interp.binop(op, owner, args[0], line)
     if name == "neg":
         return interp.scale(owner, Num(Coef(Fraction(-1))), line)

@@ -172,7 +172,7 @@ def _lines(node: ast.AST) -> frozenset[int]:
 def _text(node: ast.AST, limit: int = 40) -> str:
     try:
         text = ast.unparse(node)
-    except Exception:  # noqa: BLE001 - a display name only
+    except Exception:
         text = type(node).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -202,7 +202,7 @@ class Interpreter:
     # -- axes ---------------------------------------------------------------------------------
     @property
     def data_axes(self):
-        return (("B", self.B),) + tuple((f"d{k}", s) for k, s in enumerate(self.data_shape))
+        return (("B", self.B), *((f"d{k}", s) for k, s in enumerate(self.data_shape)))
 
     @property
     def latent_axes(self):
@@ -232,17 +232,16 @@ class Interpreter:
                 self.check_name(node.id, line)
             elif isinstance(node, ast.Attribute):
                 self.check_name(node.attr, line)
-            elif isinstance(node, ast.keyword) and node.arg:
-                self.check_name(node.arg, line)
-            elif isinstance(node, ast.arg):
+            elif (isinstance(node, ast.keyword) and node.arg) or isinstance(node, ast.arg):
                 self.check_name(node.arg, line)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 stripped = node.value.strip()
                 if stripped.startswith("__") and stripped.endswith("__") and len(stripped) > 4:
                     self.check_name(stripped, line)
         called = {
-            n.func.attr if isinstance(n.func, ast.Attribute) else (
-                n.func.id if isinstance(n.func, ast.Name) else None)
+            n.func.attr
+            if isinstance(n.func, ast.Attribute)
+            else (n.func.id if isinstance(n.func, ast.Name) else None)
             for n in ast.walk(self.tree)
             if isinstance(n, ast.Call)
         }
@@ -288,8 +287,9 @@ class Interpreter:
                 return self.globals.names[name]
         if self.last_assigned is not None:
             return self.globals.names[self.last_assigned]
-        raise LossCodeError("no loss found: paste a function that returns the loss, or the lines "
-                            "that compute it")
+        raise LossCodeError(
+            "no loss found: paste a function that returns the loss, or the lines that compute it"
+        )
 
     last_assigned: str | None = None
 
@@ -326,8 +326,9 @@ class Interpreter:
             raise LossCodeError("async functions are not read", stmt.lineno)
         elif isinstance(stmt, ast.ClassDef):
             self.check_name(stmt.name, stmt.lineno)
-            scope.names[stmt.name] = Unreadable(LossCodeError("classes are read, not called",
-                                                              stmt.lineno))
+            scope.names[stmt.name] = Unreadable(
+                LossCodeError("classes are read, not called", stmt.lineno)
+            )
         elif isinstance(stmt, ast.Assign):
             value = self.safe_eval(stmt.value, scope)
             for target in stmt.targets:
@@ -372,8 +373,16 @@ class Interpreter:
             return self.exec_block(stmt.body, scope)
         elif isinstance(stmt, ast.Raise):
             raise LossCodeError("the code raises an exception here", stmt.lineno)
-        elif isinstance(stmt, ast.Pass | ast.Assert | ast.Break | ast.Continue | ast.Global
-                        | ast.Nonlocal | ast.Delete):
+        elif isinstance(
+            stmt,
+            ast.Pass
+            | ast.Assert
+            | ast.Break
+            | ast.Continue
+            | ast.Global
+            | ast.Nonlocal
+            | ast.Delete,
+        ):
             pass
         else:
             raise LossCodeError(f"a `{type(stmt).__name__}` statement is not read", stmt.lineno)
@@ -411,7 +420,9 @@ class Interpreter:
                 if kw.arg == "loss":
                     fn = self.evaluate(kw.value, scope)
                     if isinstance(fn, Func):
-                        self.note(f"the loss is `{fn.node.name}`, which Keras averages over the batch")
+                        self.note(
+                            f"the loss is `{fn.node.name}`, which Keras averages over the batch"
+                        )
                         self.markers.append(self.call_user(fn, [], {}, expr))
 
     def exec_if(self, stmt: ast.If, scope: Scope):
@@ -433,8 +444,11 @@ class Interpreter:
         return None
 
     def decide(self, test, scope: Scope):
-        if (isinstance(test, ast.Call) and isinstance(test.func, ast.Name)
-                and test.func.id == "isinstance"):
+        if (
+            isinstance(test, ast.Call)
+            and isinstance(test.func, ast.Name)
+            and test.func.id == "isinstance"
+        ):
             self.note("an `isinstance` check is taken as true")
             return True
         try:
@@ -467,8 +481,9 @@ class Interpreter:
                     self.assign(t, v, scope)
             else:
                 for t in target.elts:
-                    self.assign(t, self.leaf_for(t) if not isinstance(value, Unreadable) else value,
-                                scope)
+                    self.assign(
+                        t, self.leaf_for(t) if not isinstance(value, Unreadable) else value, scope
+                    )
         elif isinstance(target, ast.Attribute):
             self.check_name(target.attr, target.lineno)
             owner = self.safe_eval(target.value, scope)
@@ -492,10 +507,13 @@ class Interpreter:
 
     def check_name(self, name: str, line) -> None:
         if len(name) > MAX_NAME_CHARS:
-            raise Refused(f"a name of {len(name):,} characters; the limit is {MAX_NAME_CHARS}", line)
+            raise Refused(
+                f"a name of {len(name):,} characters; the limit is {MAX_NAME_CHARS}", line
+            )
         if name.startswith("__") and name.endswith("__") and name not in ALLOWED_DUNDERS:
-            raise Refused(f"the name `{name}` is refused (double-underscore names are not read)",
-                          line, name)
+            raise Refused(
+                f"the name `{name}` is refused (double-underscore names are not read)", line, name
+            )
 
     def evaluate(self, node, scope: Scope):
         self.clock.check(_lineno(node))
@@ -550,7 +568,9 @@ class Interpreter:
                 if k is None:
                     raise LossCodeError("dict unpacking is not read", line)
                 key = self.evaluate(k, scope)
-                items.append((key.value if isinstance(key, Lit) else None, self.safe_eval(v, scope)))
+                items.append(
+                    (key.value if isinstance(key, Lit) else None, self.safe_eval(v, scope))
+                )
             return DictV(tuple(items))
         if isinstance(node, ast.Compare):
             return self.compare(node, scope, line)
@@ -614,7 +634,9 @@ class Interpreter:
         if isinstance(owner, calls.LossObject | DictV | TupleV):
             return Method(owner, attr)
         if isinstance(owner, Func):
-            raise LossCodeError(f"attributes of the function `{owner.node.name}` are not read", line)
+            raise LossCodeError(
+                f"attributes of the function `{owner.node.name}` are not read", line
+            )
         raise LossCodeError(f"`.{attr}` of this value is not read", line)
 
     def subscript(self, owner, node, scope, line):
@@ -751,8 +773,9 @@ class Interpreter:
         if kind == "add":
             return self.fold(tree[1], needs, line, memo) + self.fold(tree[2], needs, line, memo)
         if kind == "mul":
-            return as_fraction(self.fold(tree[1], needs, line, memo) * self.fold(tree[2], needs, line, memo),
-                               line)
+            return as_fraction(
+                self.fold(tree[1], needs, line, memo) * self.fold(tree[2], needs, line, memo), line
+            )
         if kind == "pow":
             base, n = self.fold(tree[1], needs, line, memo), tree[2]
             if n.denominator == 1:
@@ -776,8 +799,11 @@ class Interpreter:
         raise LossCodeError("a loss term is used as a number", line)
 
     def as_tensor(self, value, line) -> Tensor:
-        if isinstance(value, Method) and isinstance(value.owner, Tensor) and \
-                value.owner.tree[0] == "leaf":
+        if (
+            isinstance(value, Method)
+            and isinstance(value.owner, Tensor)
+            and value.owner.tree[0] == "leaf"
+        ):
             return Tensor(("leaf", f"{value.owner.tree[1]}.{value.name}"))
         if isinstance(value, Tensor):
             return value
@@ -792,8 +818,9 @@ class Interpreter:
             return value
         if isinstance(value, Tensor):
             loss = classify(value, self.data_axes, self.latent_axes, line, self.notes)
-            return Loss(tuple(p.scaled(ONE, self.stmt_lines) for p in loss.parts), loss.axes,
-                        loss.dropped)
+            return Loss(
+                tuple(p.scaled(ONE, self.stmt_lines) for p in loss.parts), loss.axes, loss.dropped
+            )
         raise LossCodeError("this value is not a loss term", line)
 
     def scale(self, value, num: Num, line):
@@ -803,10 +830,17 @@ class Interpreter:
             return value.scaled(num.coef, self.stmt_lines, num.needs)
         if isinstance(value, Tensor):
             if num.needs:
-                return Tensor(("mul", ("const", num.coef), value.tree), value.axes,
-                              value.lines | self.stmt_lines)  # pragma: no cover - folded below
-            return Tensor(("mul", ("const", num.coef), value.tree), value.axes,
-                          value.lines | self.stmt_lines, value.per_example)
+                return Tensor(
+                    ("mul", ("const", num.coef), value.tree),
+                    value.axes,
+                    value.lines | self.stmt_lines,
+                )  # pragma: no cover - folded below
+            return Tensor(
+                ("mul", ("const", num.coef), value.tree),
+                value.axes,
+                value.lines | self.stmt_lines,
+                value.per_example,
+            )
         raise LossCodeError("this value cannot be scaled", line)
 
     def binop(self, op, left, right, line=None):
@@ -831,8 +865,12 @@ class Interpreter:
                 return self.add_to_loss(left, right, line)
             if isinstance(left, Tensor | Num) and isinstance(right, Tensor | Num):
                 a, b = self.as_tensor_or_const(left, line), self.as_tensor_or_const(right, line)
-                return Tensor(("add", a.tree, b.tree), self.merge_axes(a, b, line),
-                              a.lines | b.lines | self.stmt_lines, a.per_example or b.per_example)
+                return Tensor(
+                    ("add", a.tree, b.tree),
+                    self.merge_axes(a, b, line),
+                    a.lines | b.lines | self.stmt_lines,
+                    a.per_example or b.per_example,
+                )
             raise LossCodeError("these two values cannot be added", line)
         if isinstance(op, ast.Mult):
             if isinstance(left, Loss) and isinstance(right, Loss):
@@ -845,8 +883,12 @@ class Interpreter:
                 return Num(left.coef * right.coef, left.needs | right.needs)
             if isinstance(left, Tensor | Num) and isinstance(right, Tensor | Num):
                 a, b = self.as_tensor_or_const(left, line), self.as_tensor_or_const(right, line)
-                return Tensor(("mul", a.tree, b.tree), self.merge_axes(a, b, line),
-                              a.lines | b.lines | self.stmt_lines, a.per_example or b.per_example)
+                return Tensor(
+                    ("mul", a.tree, b.tree),
+                    self.merge_axes(a, b, line),
+                    a.lines | b.lines | self.stmt_lines,
+                    a.per_example or b.per_example,
+                )
             raise LossCodeError("these two values cannot be multiplied", line)
         if isinstance(op, ast.Div):
             if isinstance(right, Loss):
@@ -857,11 +899,18 @@ class Interpreter:
                     raise LossCodeError("division by zero", line)
                 inverse = Num(num.coef.inverse(), num.needs)
                 if isinstance(left, Loss | Num | Tensor):
-                    return self.scale(left, inverse, line) if not isinstance(left, Tensor) else \
-                        self.binop(ast.Mult(), left, inverse, line)
+                    return (
+                        self.scale(left, inverse, line)
+                        if not isinstance(left, Tensor)
+                        else self.binop(ast.Mult(), left, inverse, line)
+                    )
             if isinstance(left, Tensor | Num) and isinstance(right, Tensor):
-                return self.binop(ast.Mult(), left, Tensor(("pow", right.tree, Fraction(-1)),
-                                                           right.axes, right.lines), line)
+                return self.binop(
+                    ast.Mult(),
+                    left,
+                    Tensor(("pow", right.tree, Fraction(-1)), right.axes, right.lines),
+                    line,
+                )
             raise LossCodeError("this division is not read", line)
         if isinstance(op, ast.Pow):
             exponent = self.number(right, line)
@@ -869,15 +918,17 @@ class Interpreter:
                 raise LossCodeError("the exponent must be a number written in the code", line)
             n = exponent.coef.const
             if abs(n) > 64 or (n.denominator not in (1, 2)):
-                raise LossCodeError(f"the power {n} is not read (integers up to 64, or halves)",
-                                    line)
+                raise LossCodeError(
+                    f"the power {n} is not read (integers up to 64, or halves)", line
+                )
             if isinstance(left, Num):
                 if n.denominator == 1:
                     return Num(left.coef.power(int(n)), left.needs)
                 return self.number(Tensor(("pow", ("const", left.coef), n)), line)
             if isinstance(left, Tensor):
-                return Tensor(("pow", left.tree, n), left.axes, left.lines | self.stmt_lines,
-                              left.per_example)
+                return Tensor(
+                    ("pow", left.tree, n), left.axes, left.lines | self.stmt_lines, left.per_example
+                )
             raise LossCodeError("a loss term raised to a power is not read", line)
         raise LossCodeError(f"the operator {type(op).__name__} is not read", line)
 
@@ -886,7 +937,8 @@ class Interpreter:
             if value.needs:
                 # a value from `names`: keep it as a leaf so it is folded again where needed
                 if len(value.needs) == 1 and value.coef.const == self.user_names.get(
-                        next(iter(value.needs))):
+                    next(iter(value.needs))
+                ):
                     return Tensor(("leaf", next(iter(value.needs))))
                 return const(value.coef)
             return const(value.coef)
@@ -913,8 +965,9 @@ class Interpreter:
 
         a, b = to_loss(left), to_loss(right)
         total = add_losses(a, b, line)
-        return Loss(tuple(p.scaled(ONE, self.stmt_lines) for p in total.parts), total.axes,
-                    total.dropped)
+        return Loss(
+            tuple(p.scaled(ONE, self.stmt_lines) for p in total.parts), total.axes, total.dropped
+        )
 
     def reduce(self, value, op, dims, keepdim, line):
         loss = self.as_loss(value, line)
@@ -982,8 +1035,11 @@ class Interpreter:
             scope = Scope()
             params = fn.args
             positional = params.posonlyargs + params.args
-            if func.owner is not None and positional and not any(
-                    _text(d) == "staticmethod" for d in fn.decorator_list):
+            if (
+                func.owner is not None
+                and positional
+                and not any(_text(d) == "staticmethod" for d in fn.decorator_list)
+            ):
                 scope.names[positional[0].arg] = func.owner
                 positional = positional[1:]
             defaults = [None] * (len(positional) - len(params.defaults)) + list(params.defaults)
@@ -994,15 +1050,19 @@ class Interpreter:
                 elif param.arg in kwargs:
                     scope.names[param.arg] = kwargs.pop(param.arg)
                 elif param.arg in self.user_names:
-                    scope.names[param.arg] = Num(Coef(self.user_names[param.arg]),
-                                                 frozenset({param.arg}))
+                    scope.names[param.arg] = Num(
+                        Coef(self.user_names[param.arg]), frozenset({param.arg})
+                    )
                 elif default is not None:
                     value = self.safe_eval(default, self.globals)
-                    if isinstance(value, Num) and not isinstance(default, ast.Constant | ast.UnaryOp):
+                    if isinstance(value, Num) and not isinstance(
+                        default, ast.Constant | ast.UnaryOp
+                    ):
                         pass
                     if isinstance(value, Num):
-                        self.note(f"`{param.arg}` is taken at its default "
-                                  f"{float(value.coef.const):g}")
+                        self.note(
+                            f"`{param.arg}` is taken at its default {float(value.coef.const):g}"
+                        )
                     scope.names[param.arg] = value
                 else:
                     scope.names[param.arg] = Tensor(("leaf", param.arg))
@@ -1013,13 +1073,15 @@ class Interpreter:
                     scope.names[param.arg] = self.safe_eval(default, self.globals)
                 else:
                     scope.names[param.arg] = Tensor(("leaf", param.arg))
-            extra = args[len(positional):]
+            extra = args[len(positional) :]
             if params.vararg is not None:
-                scope.names[params.vararg.arg] = TupleV(tuple(extra)) if extra else Tensor(
-                    ("leaf", params.vararg.arg))
+                scope.names[params.vararg.arg] = (
+                    TupleV(tuple(extra)) if extra else Tensor(("leaf", params.vararg.arg))
+                )
             if params.kwarg is not None:
-                scope.names[params.kwarg.arg] = DictV(tuple(kwargs.items())) if kwargs else Tensor(
-                    ("leaf", params.kwarg.arg))
+                scope.names[params.kwarg.arg] = (
+                    DictV(tuple(kwargs.items())) if kwargs else Tensor(("leaf", params.kwarg.arg))
+                )
             result = self.exec_block(fn.body, scope)
         finally:
             self.depth -= 1

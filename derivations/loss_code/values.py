@@ -47,7 +47,10 @@ class Coef:
 
     def __mul__(self, other: Coef) -> Coef:
         return Coef(
-            as_fraction(self.const * other.const), self.d + other.d, self.j + other.j, self.b + other.b
+            as_fraction(self.const * other.const),
+            self.d + other.d,
+            self.j + other.j,
+            self.b + other.b,
         )
 
     def inverse(self) -> Coef:
@@ -146,9 +149,7 @@ def broadcast(a: tuple, b: tuple, line: int | None) -> tuple:
         elif y is None or y[1] == 1 or x == y or x[1] == y[1]:
             out.append(x)
         else:
-            raise LossCodeError(
-                f"terms of shapes {sizes(a)} and {sizes(b)} cannot be added", line
-            )
+            raise LossCodeError(f"terms of shapes {sizes(a)} and {sizes(b)} cannot be added", line)
     return tuple(reversed(out))
 
 
@@ -215,7 +216,9 @@ def reduce_loss(
             coef = coef * axis_coef(tuple(reduced), all_data)
         if keepdim:
             kept = [a if k not in resolved else ("n", 1) for k, a in enumerate(part.axes)]
-        parts.append(replace(part, coef=part.coef * coef, axes=tuple(kept), lines=part.lines | lines))
+        parts.append(
+            replace(part, coef=part.coef * coef, axes=tuple(kept), lines=part.lines | lines)
+        )
     axes = tuple(a for k, a in enumerate(loss.axes) if k not in resolved)
     if keepdim:
         axes = tuple(a if k not in resolved else ("n", 1) for k, a in enumerate(loss.axes))
@@ -311,7 +314,7 @@ def _poly_mul(p: Poly, q: Poly) -> Poly:
 def _single_atom(p: Poly):
     """(coefficient, atom, exponent) when p is c·atom^e, else None."""
     if len(p) == 1:
-        (m, c), = p.items()
+        ((m, c),) = p.items()
         if len(m) == 1:
             return c, m[0][0], m[0][1]
     return None
@@ -350,7 +353,9 @@ def _expand(tree: tuple, line, notes, memo) -> Poly:
             raise LossCodeError("a size inside an elementwise expression is not supported", line)
         return {(): c.const} if c.const else {}
     if kind == "part":
-        raise LossCodeError("a library loss with reduction='none' cannot be combined elementwise", line)
+        raise LossCodeError(
+            "a library loss with reduction='none' cannot be combined elementwise", line
+        )
     if kind == "add":
         return _poly_add(expand(tree[1], line, notes, memo), expand(tree[2], line, notes, memo))
     if kind == "mul":
@@ -364,7 +369,9 @@ def _expand(tree: tuple, line, notes, memo) -> Poly:
                 raise LossCodeError("a root of a negative quantity", line)
             if n.denominator != 1 and c != 1:
                 raise LossCodeError("a root of a scaled tensor is not supported", line)
-            return {_mono_mul(((atom, e * n),), ()): Fraction(c) ** int(n) if n.denominator == 1 else 1}
+            return {
+                _mono_mul(((atom, e * n),), ()): Fraction(c) ** int(n) if n.denominator == 1 else 1
+            }
         if n.denominator != 1 or not 0 <= n <= 4:
             raise LossCodeError(f"the power {n} of a sum is not supported (0 to 4 only)", line)
         out: Poly = {(): Fraction(1)}
@@ -409,7 +416,9 @@ def _expand(tree: tuple, line, notes, memo) -> Poly:
     if kind == "abs":
         arg = expand(tree[1], line, notes, memo)
         terms = sorted(arg.items())
-        if len(terms) == 2 and all(len(m) == 1 and m[0][1] == 1 and m[0][0][0] == "v" for m, _ in terms):
+        if len(terms) == 2 and all(
+            len(m) == 1 and m[0][1] == 1 and m[0][0][0] == "v" for m, _ in terms
+        ):
             (m1, c1), (m2, c2) = terms
             if c1 == -c2:
                 a, b = sorted((m1[0][0][1], m2[0][0][1]))
@@ -427,23 +436,27 @@ def _match_recon(poly: Poly) -> tuple[str, Fraction, tuple[str, str], str] | Non
     An additive constant is allowed (dropped by the caller)."""
     body = {m: c for m, c in poly.items() if m != ()}
     if len(body) == 1:
-        (m, c), = body.items()
+        ((m, c),) = body.items()
         if len(m) == 1 and m[0][0][0] == "abs" and m[0][1] == 1:
             return "l1", c, (m[0][0][1], m[0][0][2]), ""
     names = sorted({a[1] for m in body for a, _ in m if a[0] in ("v", "log", "log1m")})
     if len(body) == 3 and len(names) == 2:
         p, t = names
         c = body.get((_v(p, 2),))
-        if c is not None and body.get((_v(t, 2),)) == c and body.get(tuple(sorted((_v(p), _v(t))))) == -2 * c:
+        if (
+            c is not None
+            and body.get((_v(t, 2),)) == c
+            and body.get(tuple(sorted((_v(p), _v(t))))) == -2 * c
+        ):
             return "squared", c, (p, t), ""
         for pred, target in ((p, t), (t, p)):
             lg = ((("log", pred), Fraction(1)),)
             l1m = ((("log1m", pred), Fraction(1)),)
-            c = body.get(tuple(sorted((_v(target),) + lg)))
+            c = body.get(tuple(sorted((_v(target), *lg))))
             if (
                 c is not None
                 and body.get(l1m) == c
-                and body.get(tuple(sorted((_v(target),) + l1m))) == -c
+                and body.get(tuple(sorted((_v(target), *l1m)))) == -c
             ):
                 return "bce", -c, (pred, target), "probs"
     return None
@@ -455,10 +468,19 @@ def _mono(*atoms) -> tuple:
 
 _KL_FORMS = {
     # form: the KL element minus its ½μ² and −½ terms, in terms of the spread name s
-    "logvar": lambda s: {_mono((("exp", s, Fraction(1)), 1)): Fraction(1, 2), _mono((("v", s), 1)): Fraction(-1, 2)},
-    "logstd": lambda s: {_mono((("exp", s, Fraction(2)), 1)): Fraction(1, 2), _mono((("v", s), 1)): Fraction(-1)},
+    "logvar": lambda s: {
+        _mono((("exp", s, Fraction(1)), 1)): Fraction(1, 2),
+        _mono((("v", s), 1)): Fraction(-1, 2),
+    },
+    "logstd": lambda s: {
+        _mono((("exp", s, Fraction(2)), 1)): Fraction(1, 2),
+        _mono((("v", s), 1)): Fraction(-1),
+    },
     "std": lambda s: {_mono((("v", s), 2)): Fraction(1, 2), _mono((("log", s), 1)): Fraction(-1)},
-    "var": lambda s: {_mono((("v", s), 1)): Fraction(1, 2), _mono((("log", s), 1)): Fraction(-1, 2)},
+    "var": lambda s: {
+        _mono((("v", s), 1)): Fraction(1, 2),
+        _mono((("log", s), 1)): Fraction(-1, 2),
+    },
 }
 
 

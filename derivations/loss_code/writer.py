@@ -67,10 +67,16 @@ PARAMETER = {"squared": ("SIGMA", "σ"), "l1": ("SCALE_B", "b"), "huber": ("SCAL
 def _names(reading: Reading) -> tuple[str, str, str, str]:
     pred, target = reading.recon_names
     mean, spread = reading.kl_names
-    defaults = ("x_hat", "x", "mu", {"logvar": "logvar", "std": "std", "var": "var",
-                                      "logstd": "log_std"}[reading.kl_form])
-    chosen = [v if _NAME.match(v or "") else d for v, d in
-              zip((pred, target, mean, spread), defaults, strict=True)]
+    defaults = (
+        "x_hat",
+        "x",
+        "mu",
+        {"logvar": "logvar", "std": "std", "var": "var", "logstd": "log_std"}[reading.kl_form],
+    )
+    chosen = [
+        v if _NAME.match(v or "") else d
+        for v, d in zip((pred, target, mean, spread), defaults, strict=True)
+    ]
     if len(set(chosen)) < 4:
         chosen = list(defaults)
     return tuple(chosen)
@@ -109,10 +115,16 @@ def _bce(framework: str, form: str, pred: str, target: str) -> str:
 def _huber(framework: str, pred: str, target: str) -> str:
     if framework == "torch":
         return f'F.huber_loss({pred}, {target}, reduction="none", delta=DELTA)'
-    where = {"tensorflow": "tf.where", "keras": "tf.where", "keras.ops": "ops.where",
-             "jax": "jnp.where"}[framework]
+    where = {
+        "tensorflow": "tf.where",
+        "keras": "tf.where",
+        "keras.ops": "ops.where",
+        "jax": "jnp.where",
+    }[framework]
     absolute = OPS[framework]["abs"].format(f"{pred} - {target}")
-    return f"{where}({absolute} <= DELTA, 0.5 * ({absolute}) ** 2, DELTA * ({absolute} - 0.5 * DELTA))"
+    return (
+        f"{where}({absolute} <= DELTA, 0.5 * ({absolute}) ** 2, DELTA * ({absolute} - 0.5 * DELTA))"
+    )
 
 
 def _signature(reading: Reading) -> tuple[str, tuple[str, str, str, str]]:
@@ -122,8 +134,10 @@ def _signature(reading: Reading) -> tuple[str, tuple[str, str, str, str]]:
 
 def _flatten_line(ops: dict, pred: str, target: str) -> str:
     flat = ops["flat"]
-    return (f"    {pred}, {target} = {flat.format(pred)}, {flat.format(target)}"
-            "  # one row of D pixels per example")
+    return (
+        f"    {pred}, {target} = {flat.format(pred)}, {flat.format(target)}"
+        "  # one row of D pixels per example"
+    )
 
 
 def _format(value: float) -> str:
@@ -143,11 +157,11 @@ def corrected_code(reading: Reading, noise: float) -> str:
         constant, symbol = PARAMETER[family]
         meaning = {
             "squared": f"the decoder's noise std: p(x | z) = N(x | {pred}, σ²), σ² = "
-                       f"{_format(noise**2)}",
+            f"{_format(noise**2)}",
             "l1": f"the Laplace scale: p(x | z) = Laplace(x | {pred}, b), noise std √2·b = "
-                  f"{_format(math.sqrt(2) * noise)}",
+            f"{_format(math.sqrt(2) * noise)}",
             "huber": "the Huber scale: p(x | z) ∝ exp(−Huber_δ(x − x̂)/s), whose core is a "
-                     f"Gaussian of variance s = {_format(noise)}",
+            f"Gaussian of variance s = {_format(noise)}",
         }[family]
         lines.append(f"{constant} = {_format(noise)}  # {symbol}, {meaning}")
         if family == "huber":
@@ -156,21 +170,22 @@ def corrected_code(reading: Reading, noise: float) -> str:
     total = ops["sum1"]
     if family == "squared":
         lines += [
-            "    # Exact negative ELBO of a Gaussian decoder with fixed σ: per example, the sum over",
-            "    # pixels of (x − x̂)²/(2σ²) plus the closed-form KL summed over latent dimensions,",
+            "    # Exact negative ELBO of a Gaussian decoder with fixed σ: per example, the sum",
+            "    # over pixels of (x − x̂)²/(2σ²) plus the closed-form KL summed over latents,",
             "    # averaged over the batch. The constant D·log(σ√(2π)) is left out: no gradient.",
             f"    recon = {total.format(f'({pred} - {target}) ** 2')} / (2 * SIGMA**2)",
         ]
     elif family == "l1":
         lines += [
             "    # Exact negative ELBO of a Laplace decoder with fixed scale b: per example,",
-            "    # Σ|x − x̂|/b plus the KL, averaged over the batch (the constant D·log 2b is left out).",
+            "    # Σ|x − x̂|/b plus the KL, averaged over the batch (the constant D·log 2b is left",
+            "    # out: it has no gradient).",
             f"    recon = {total.format(ops['abs'].format(f'{pred} - {target}'))} / SCALE_B",
         ]
     elif family == "huber":
         lines += [
             "    # Exact negative ELBO of the Huber density exp(−Huber_δ/s)/Z with fixed s and δ:",
-            "    # per example ΣHuber/s plus the KL, averaged over the batch (log Z is a constant).",
+            "    # per example ΣHuber/s plus the KL, averaged over the batch (log Z is constant).",
             f"    recon = {total.format(_huber(framework, pred, target))} / SCALE_S",
         ]
     elif reading.continuous_bernoulli:
@@ -195,9 +210,9 @@ def corrected_code(reading: Reading, noise: float) -> str:
 
 CALIBRATED_WHY_NOT = {
     "huber": "The Huber density has no closed-form maximum-likelihood scale, so there is no "
-             "one-line calibrated version; learn log s as a parameter with its log-normaliser.",
+    "one-line calibrated version; learn log s as a parameter with its log-normaliser.",
     "bce": "The Bernoulli likelihood has no noise level to calibrate: the ELBO above is already "
-           "the whole story (use a Gaussian or Laplace decoder if your pixels are not binary).",
+    "the whole story (use a Gaussian or Laplace decoder if your pixels are not binary).",
 }
 
 
@@ -228,7 +243,9 @@ def calibrated_code(reading: Reading) -> str | None:
             f"    sigma2 = {clamp.format(ops['mean'].format('squared_error'))}  # floor keeps "
             "log σ² finite",
             "    recon = "
-            + total.format(f"squared_error / (2 * sigma2) + 0.5 * {log.format('2 * math.pi * sigma2')}"),
+            + total.format(
+                f"squared_error / (2 * sigma2) + 0.5 * {log.format('2 * math.pi * sigma2')}"
+            ),
         ]
     else:
         err = ops["abs"].format(f"{pred} - {target}")
@@ -236,10 +253,16 @@ def calibrated_code(reading: Reading) -> str | None:
             "    # Calibrated Laplace decoder: the scale b is set to its maximum-likelihood value,",
             "    # the batch's mean absolute error, and the full Laplace NLL is used.",
             f"    absolute_error = {err}",
-            f"    b = {clamp.format(ops['mean'].format('absolute_error'))}  # floor keeps log b finite",
+            f"    b = {clamp.format(ops['mean'].format('absolute_error'))}  # floor: log b finite",
             "    recon = " + total.format("absolute_error / b + " + log.format("2 * b")),
         ]
-    lines = [ops["import"], "", signature, _flatten_line(ops, pred, target), *body,
-             f"    kl = {_kl(ops, reading.kl_form, m, s)}",
-             f"    return {ops['mean'].format('recon + kl')}"]
+    lines = [
+        ops["import"],
+        "",
+        signature,
+        _flatten_line(ops, pred, target),
+        *body,
+        f"    kl = {_kl(ops, reading.kl_form, m, s)}",
+        f"    return {ops['mean'].format('recon + kl')}",
+    ]
     return "\n".join(lines) + "\n"
