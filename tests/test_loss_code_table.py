@@ -774,3 +774,107 @@ def test_real_losses_the_reader_refuses_say_why(repo, code, message):
         read(code, (784,), 20, 64, {"original_dim": 784})
     assert message in str(caught.value)
     assert isinstance(caught.value, ValueError)
+
+
+PYTORCH_EXAMPLES_MAIN = """
+import argparse
+import torch
+import torch.utils.data
+from torch import nn, optim
+from torch.nn import functional as F
+
+
+class VAE(nn.Module):
+    def __init__(self):
+        super(VAE, self).__init__()
+
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def encode(self, x):
+        h1 = F.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+    def reparameterize(self, mu, logvar):
+        std = torch.exp(0.5*logvar)
+        eps = torch.randn_like(std)
+        return mu + eps*std
+
+    def decode(self, z):
+        h3 = F.relu(self.fc3(z))
+        return torch.sigmoid(self.fc4(h3))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x.view(-1, 784))
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar
+
+
+model = VAE().to(device)
+optimizer = optim.Adam(model.parameters(), lr=1e-3)
+
+
+# Reconstruction + KL divergence losses summed over all elements and batch
+def loss_function(recon_x, x, mu, logvar):
+    BCE = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum')
+    KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return BCE + KLD
+
+
+def train(epoch):
+    model.train()
+    train_loss = 0
+    for batch_idx, (data, _) in enumerate(train_loader):
+        data = data.to(device)
+        optimizer.zero_grad()
+        recon_batch, mu, logvar = model(data)
+        loss = loss_function(recon_batch, data, mu, logvar)
+        loss.backward()
+        train_loss += loss.item()
+        optimizer.step()
+        if batch_idx % args.log_interval == 0:
+            print('Train Epoch: {} [{}/{} ({:.0f}%)]\\\\tLoss: {:.6f}'.format(
+                epoch, batch_idx * len(data), len(train_loader.dataset),
+                100. * batch_idx / len(train_loader),
+                loss.item() / len(data)))
+
+    print('====> Epoch: {} Average loss: {:.4f}'.format(
+          epoch, train_loss / len(train_loader.dataset)))
+
+
+if __name__ == "__main__":
+    for epoch in range(1, args.epochs + 1):
+        train(epoch)
+"""
+
+
+def test_a_whole_training_script_is_read_from_the_backward_call():
+    """pytorch/examples vae/main.py, model class, loss and training loop: the loss is what
+    `.backward()` is called on, inside the loop of `train`."""
+    reading = read(PYTORCH_EXAMPLES_MAIN, MNIST, 20, 128)
+    assert reading.implied.loss == "bce" and reading.implied.beta == 1.0
+    assert line_of(PYTORCH_EXAMPLES_MAIN, "BCE = F.binary") in reading.recon_lines
+    assert any("backward" in note for note in reading.notes)
+
+
+def test_per_example_functions_under_jax_vmap():
+    """google/flax examples/vae: `kl_divergence` under @jax.vmap (its sum is per example), with
+    a vmapped sum of squares of ours and the batch means: a = k = 1/B, β = 1."""
+    code = """
+@jax.vmap
+def kl_divergence(mean, logvar):
+    return -0.5 * jnp.sum(1 + logvar - jnp.square(mean) - jnp.exp(logvar))
+
+@jax.vmap
+def sse(x_hat, x):
+    return jnp.sum(jnp.square(x_hat - x))
+
+def loss_fn(x_hat, x, mean, logvar):
+    return sse(x_hat, x).mean() + kl_divergence(mean, logvar).mean()
+"""
+    reading = read(code, (784,), 20, 128)
+    assert reading.implied.beta == 1.0 and reading.implied.loss == "squared"
+    assert reading.reductions["recon_batch"] == reading.reductions["kl_batch"] == "mean"

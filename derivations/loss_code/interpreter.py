@@ -29,7 +29,7 @@ from derivations.loss_code.values import (
     reduce_loss,
 )
 
-ALLOWED_DUNDERS = {"__init__", "__call__"}
+ALLOWED_DUNDERS = {"__init__", "__call__", "__name__", "__main__"}  # harmless, everywhere
 
 
 class Refused(LossCodeError):
@@ -265,7 +265,10 @@ class Interpreter:
                     for m in node.body
                     if isinstance(m, ast.FunctionDef) and m.name != "__init__"
                 ]
-        candidates = [c for c in candidates if c[0].name not in called or c[0].name in compiled]
+        with_marker = [c for c in candidates if _has_marker(c[0])]
+        uncalled = [c for c in candidates if c[0].name not in called or c[0].name in compiled]
+        everything = candidates
+        candidates = with_marker or uncalled
 
         def rank(item):
             name = item[0].name.lower()
@@ -273,13 +276,7 @@ class Interpreter:
             return (min(hits) if hits else len(LOSS_NAMES), -item[0].lineno)
 
         if candidates:
-            node, cls = min(candidates, key=rank)
-            owner = self.instantiate(cls) if cls is not None else None
-            self.note(f"the loss is what `{node.name}` computes")
-            value = self.call_user(Func(node, owner), [], {}, node)
-            if self.markers:
-                return self.combine_markers()
-            return value
+            return self.run_function(min(candidates, key=rank))
         if top_result is not None:
             return top_result
         for name in ("loss", "total_loss", "vae_loss", "elbo_loss", "train_loss", "elbo"):
@@ -287,9 +284,20 @@ class Interpreter:
                 return self.globals.names[name]
         if self.last_assigned is not None:
             return self.globals.names[self.last_assigned]
+        if everything:  # every function is called by another: start from the likeliest name
+            return self.run_function(min(everything, key=rank))
         raise LossCodeError(
             "no loss found: paste a function that returns the loss, or the lines that compute it"
         )
+
+    def run_function(self, choice):
+        node, cls = choice
+        owner = self.instantiate(cls) if cls is not None else None
+        self.note(f"the loss is what `{node.name}` computes")
+        value = self.call_user(Func(node, owner), [], {}, node)
+        if self.markers:
+            return self.combine_markers()
+        return value
 
     last_assigned: str | None = None
 
@@ -325,10 +333,7 @@ class Interpreter:
         elif isinstance(stmt, ast.AsyncFunctionDef):
             raise LossCodeError("async functions are not read", stmt.lineno)
         elif isinstance(stmt, ast.ClassDef):
-            self.check_name(stmt.name, stmt.lineno)
-            scope.names[stmt.name] = Unreadable(
-                LossCodeError("classes are read, not called", stmt.lineno)
-            )
+            scope.names.pop(stmt.name, None)  # a model class: calling it gives an opaque tensor
         elif isinstance(stmt, ast.Assign):
             value = self.safe_eval(stmt.value, scope)
             for target in stmt.targets:
@@ -1098,6 +1103,21 @@ class Interpreter:
             # inside vmap the batch axis was never reduced
             return value
         return value
+
+
+def _has_marker(fn: ast.FunctionDef) -> bool:
+    """Does the function call .backward(), tape.gradient(loss, …) or add_loss(loss)?"""
+    for node in ast.walk(fn):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and (
+                node.func.attr in ("backward", "add_loss")
+                or (node.func.attr == "gradient" and node.args)
+            )
+        ):
+            return True
+    return False
 
 
 class _Unknown:
