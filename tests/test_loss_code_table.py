@@ -878,3 +878,17 @@ def loss_fn(x_hat, x, mean, logvar):
     reading = read(code, (784,), 20, 128)
     assert reading.implied.beta == 1.0 and reading.implied.loss == "squared"
     assert reading.reductions["recon_batch"] == reading.reductions["kl_batch"] == "mean"
+
+
+def test_continuous_bernoulli_log_prob_is_read_with_its_own_wording():
+    """The torch.distributions form from the continuous-Bernoulli paper's PyTorch ports."""
+    code = """
+def loss_function(recon_x, x, mu, logvar):
+    nll = -ContinuousBernoulli(probs=recon_x).log_prob(x).sum()
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return nll + kl
+"""
+    reading = read(code, (784,), 20, 128)
+    assert reading.continuous_bernoulli and reading.implied.beta == 1.0
+    assert "continuous-Bernoulli (CB) ELBO" in reading.implied.explanation
+    assert "ΣBCE" not in reading.implied.explanation

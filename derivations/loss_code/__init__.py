@@ -222,9 +222,9 @@ def read(code: str, data_shape, latent_dim: int, batch_size: int, names=None) ->
     if r.form.endswith("-cb"):
         result = replace(
             result,
-            explanation=result.explanation.replace(
-                "the Bernoulli ELBO", "the continuous-Bernoulli ELBO"
-            ).replace("the Bernoulli has no", "the continuous Bernoulli has no"),
+            explanation=result.explanation.replace("ΣBCE", "Σ(−log CB)")
+            .replace("the Bernoulli ELBO", "the continuous-Bernoulli (CB) ELBO")
+            .replace("the Bernoulli has no", "the continuous Bernoulli has no"),
         )
     order = ("torch", "jax", "keras.ops", "tensorflow", "keras")
     framework = next((f for f in order if f in interp.frameworks), "torch")

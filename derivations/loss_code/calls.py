@@ -1,5 +1,7 @@
 """The framework call table: what PyTorch, Keras, TensorFlow and JAX functions do to a loss.
 
+(Longer than most modules: it is one table, one entry per library function or method read.)
+
 Each entry says how a call changes the symbolic value: a library loss (``F.mse_loss``,
 ``keras.losses.binary_crossentropy`` ...) becomes a per-element `Part` followed by the library's
 own reduction (PyTorch's ``reduction=``/legacy ``size_average``/``reduce``; Keras's mean over the

@@ -1,5 +1,8 @@
 """Walk the pasted code's syntax tree and compute, symbolically, the loss it returns.
 
+(Longer than most modules: it is one recursive evaluator over Python's statement and expression
+grammar, with its arithmetic; split up, the same cases would be scattered over several files.)
+
 Nothing here runs the user's code. Statements are visited in order; an expression is turned into
 the values of `values` (numbers, elementwise tensors, reduced loss terms) or into the small
 framework values below (a module path, a distribution, a loss object). Names the code never
