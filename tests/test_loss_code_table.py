@@ -892,3 +892,15 @@ def loss_function(recon_x, x, mu, logvar):
     assert reading.continuous_bernoulli and reading.implied.beta == 1.0
     assert "continuous-Bernoulli (CB) ELBO" in reading.implied.explanation
     assert "ΣBCE" not in reading.implied.explanation
+
+
+def test_missing_names_are_listed_with_the_given_ones_they_go_with():
+    code = "def f(x_hat, x, mu, logvar):\n    return a * F.mse_loss(x_hat, x) + b * torch.sum(mu)\n"
+    code = code.replace("torch.sum(mu)", "-0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())")
+    with pytest.raises(MissingNames) as caught:
+        read(code, (784,), 20, 128, {"a": 2.0, "unused": 5.0})
+    assert list(caught.value.missing) == ["b"]
+    assert caught.value.given == ("a",)
+    reading = read(code, (784,), 20, 128, {"a": 2.0, "b": 3.0, "unused": 5.0})
+    assert reading.names_used == ("a", "b")
+    assert reading.implied.beta == pytest.approx(3.0 / (2.0 / (784 * 128)))

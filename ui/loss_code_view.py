@@ -80,7 +80,7 @@ def _answer(code: str, shape, latent_dim: int, batch_size: int):
             + ", ".join(f"`{n}` (line {ln})" for n, ln in missing.missing.items()),
             icon=":material/edit_note:",
         )
-        _name_inputs(list(missing.missing) + [n for n in typed if n not in missing.missing])
+        _name_inputs(list(missing.missing) + list(missing.given))
         return None
     _name_inputs(list(reading.names_used))
     return reading

@@ -171,7 +171,7 @@ def read(code: str, data_shape, latent_dim: int, batch_size: int, names=None) ->
     needed = {n for p in loss.parts for n in p.needs}
     missing = {n: ln for n, ln in interp.missing.items() if n in needed and n not in names}
     if missing:
-        raise MissingNames(missing)
+        raise MissingNames(missing, tuple(sorted(needed & names.keys())))
     if not recon:
         raise LossCodeError("no reconstruction term found (F.mse_loss, BCE, (x − x̂)², log_prob …)")
     if not kl:

@@ -35,8 +35,9 @@ class LossCodeError(ValueError):
 class MissingNames(LossCodeError):
     """The code uses names it never defines; their values are needed (``names`` lists them)."""
 
-    def __init__(self, missing: dict[str, int]) -> None:
+    def __init__(self, missing: dict[str, int], given: tuple[str, ...] = ()) -> None:
         self.missing = dict(missing)
+        self.given = tuple(given)  # names from `names` that the loss also uses
         listed = ", ".join(f"`{n}` (line {ln})" for n, ln in self.missing.items())
         first_name, first_line = next(iter(self.missing.items()))
         super().__init__(
