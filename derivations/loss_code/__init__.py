@@ -10,6 +10,7 @@ user's text.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -213,7 +214,9 @@ def read(code: str, data_shape, latent_dim: int, batch_size: int, names=None) ->
         "kl_weight": float(weight),
         "loss": family,
     }
-    kwargs = {"huber_delta": delta} if family == "huber" else {}
+    # implied() takes the Huber threshold as `huber_delta` (it shapes the density, not β)
+    accepts = inspect.signature(implied_sigma.implied).parameters
+    kwargs = {"huber_delta": delta} if family == "huber" and "huber_delta" in accepts else {}
     try:
         result = implied_sigma.implied(D, J, B, **reductions, **kwargs)
     except ValueError as error:
