@@ -904,3 +904,65 @@ def test_missing_names_are_listed_with_the_given_ones_they_go_with():
     reading = read(code, (784,), 20, 128, {"a": 2.0, "b": 3.0, "unused": 5.0})
     assert reading.names_used == ("a", "b")
     assert reading.implied.beta == pytest.approx(3.0 / (2.0 / (784 * 128)))
+
+
+ASTRONN = """
+def vae_loss(x, x_decoded_mean, z_mean, z_log_var):
+    shape = int(x.shape[1])
+    x = K.flatten(x)
+    x_decoded_mean = K.flatten(x_decoded_mean)
+    xent_loss = shape * metrics.binary_crossentropy(x, x_decoded_mean)
+    kl_loss = - 0.5 * K.sum(1 + z_log_var - K.square(z_mean) - K.exp(z_log_var), axis=-1)
+    return K.mean(xent_loss + kl_loss)
+"""
+
+
+@pytest.mark.parametrize("shape, beta", [((784,), 1.0), ((28, 28), 28.0)])
+def test_astronn_scales_by_the_first_data_axis_only(shape, beta):
+    """henrysky/astroNN astroNN/models/loss/vae.py: K.flatten over the whole batch makes the
+    Keras mean run over B·D elements; `shape = x.shape[1]` undoes it only for flat data.
+    Flat: a = 784/(B·784) = 1/B = k, β = 1. Images 28×28: a = 28/(B·784), β = 28."""
+    reading = read(ASTRONN, shape, 16, 64)
+    assert reading.implied.loss == "bce"
+    assert reading.implied.beta == pytest.approx(beta)
+    assert reading.framework == "keras"
+
+
+@pytest.mark.parametrize(
+    "recon, kl, shape, beta",
+    [
+        # per sample: mean over the last axis (÷28); then the mean over B·28: a = 1/(784B);
+        # KL summed per example then averaged: k = 1/B; β = 784
+        (
+            "tf.keras.losses.MeanSquaredError()(x, x_hat)",
+            "K.mean(-0.5 * K.sum(1 + lv - K.square(mu) - K.exp(lv), axis=-1))",
+            (28, 28),
+            784.0,
+        ),
+        # per sample ÷784, Reduction.SUM over the batch: a = 1/784; KL summed over all: k = 1
+        (
+            "tf.keras.losses.BinaryCrossentropy(reduction=tf.keras.losses.Reduction.SUM)(x, x_hat)",
+            "-0.5 * K.sum(1 + lv - K.square(mu) - K.exp(lv))",
+            (784,),
+            784.0,
+        ),
+        # optax.l2_loss is ½(x̂ − x)²: a = ½, k = 1, β = 2 (σ² = 1)
+        (
+            "jnp.sum(optax.l2_loss(x_hat, x))",
+            "-0.5 * jnp.sum(1 + lv - jnp.square(mu) - jnp.exp(lv))",
+            (784,),
+            2.0,
+        ),
+        # ops.mean over everything on both terms: a = 1/(BD), k = 1/(BJ), β = D/J = 784/16
+        (
+            "ops.mean(ops.square(x - x_hat))",
+            "-0.5 * ops.mean(1 + lv - ops.square(mu) - ops.exp(lv))",
+            (784,),
+            49.0,
+        ),
+    ],
+)
+def test_keras_tf_jax_library_forms(recon, kl, shape, beta):
+    code = f"def loss(x, x_hat, mu, lv):\n    return {recon} + {kl}\n"
+    reading = read(code, shape, 16, 64)
+    assert reading.implied.beta == pytest.approx(beta)

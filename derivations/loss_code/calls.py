@@ -112,6 +112,15 @@ class ShapeV:
 
 
 LATENT_HINTS = ("mu", "mean", "logvar", "log_var", "sigma", "std", "var", "z_")
+DATA_HINTS = ("recon", "decod", "output", "pred", "input", "data", "target", "img", "image")
+
+
+def _latent_name(name: str) -> bool:
+    """A guess from the name alone (used only where the code asks a tensor for its shape)."""
+    low = name.lower().rsplit(".", 1)[-1]
+    if low.startswith(("x", "y")) or any(h in low for h in DATA_HINTS):
+        return False
+    return any(h in low for h in LATENT_HINTS)
 
 
 def role_axes(interp, value):
@@ -119,7 +128,7 @@ def role_axes(interp, value):
         if value.axes is not None:
             return value.axes
         names = leaves(value.tree)
-        if names and all(any(h in n.lower() for h in LATENT_HINTS) for n in names):
+        if names and all(_latent_name(n) for n in names):
             return interp.latent_axes
         return interp.data_axes
     if isinstance(value, Loss):

@@ -982,7 +982,9 @@ class Interpreter:
         per_example = self.per_example > 0 or (isinstance(value, Tensor) and value.per_example)
         if self.per_example > 0 and dims is not None:  # under vmap, axis 0 is the example's own
             dims = tuple(d + 1 if d >= 0 else d for d in dims)
-        return reduce_loss(loss, op, dims, keepdim, self.stmt_lines, line, per_example)
+        return reduce_loss(
+            loss, op, dims, keepdim, self.stmt_lines, line, per_example, len(self.data_shape)
+        )
 
     # -- calls --------------------------------------------------------------------------------
     def call(self, node: ast.Call, scope: Scope):

@@ -179,10 +179,19 @@ def add_losses(x: Loss, y: Loss, line: int | None) -> Loss:
 
 
 def reduce_loss(
-    loss: Loss, op: str, dims: tuple[int, ...] | None, keepdim: bool, lines, line, per_example=False
+    loss: Loss,
+    op: str,
+    dims: tuple[int, ...] | None,
+    keepdim: bool,
+    lines,
+    line,
+    per_example=False,
+    data_rank: int = 0,
 ) -> Loss:
     """Sum or mean over ``dims`` of the loss's shape (all axes when None; all but the batch axis
-    inside a per-example function such as one under ``jax.vmap``)."""
+    inside a per-example function such as one under ``jax.vmap``). A mean over every one of the
+    ``data_rank`` per-example data axes at once divides by the symbol D; any other mean divides
+    by the numbers it averages over."""
     rank = len(loss.axes)
     if dims is None:
         dims = tuple(range(1 if per_example and rank else 0, rank))
@@ -210,9 +219,9 @@ def reduce_loss(
             elif own >= 0:
                 kept.append(part.axes[own])
         if op == "mean":
-            data_labels = {a[0] for a in part.axes if a[0].startswith("d")}
+            everything = {f"d{k}" for k in range(data_rank)}
             reduced_labels = {a[0] for a in reduced}
-            all_data = bool(data_labels) and data_labels <= reduced_labels
+            all_data = bool(everything) and everything <= reduced_labels
             coef = coef * axis_coef(tuple(reduced), all_data)
         if keepdim:
             kept = [a if k not in resolved else ("n", 1) for k, a in enumerate(part.axes)]
