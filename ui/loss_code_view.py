@@ -135,7 +135,7 @@ def _lab_button(reading: Reading) -> None:
 
 def _corrected(reading: Reading) -> None:
     st.subheader("The corrected code", anchor="paste-fixed")
-    exact, calibrated = st.tabs(["Exact ELBO at a noise level you pick", "Calibrated decoder"])
+    exact, calibrated = st.tabs(["The ELBO at a noise level you pick", "Calibrated decoder"])
     with exact:
         if reading.family in NOISE_LABEL:
             noise = st.number_input(

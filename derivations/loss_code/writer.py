@@ -170,21 +170,21 @@ def corrected_code(reading: Reading, noise: float) -> str:
     total = ops["sum1"]
     if family == "squared":
         lines += [
-            "    # Exact negative ELBO of a Gaussian decoder with fixed σ: per example, the sum",
-            "    # over pixels of (x − x̂)²/(2σ²) plus the closed-form KL summed over latents,",
-            "    # averaged over the batch. The constant D·log(σ√(2π)) is left out: no gradient.",
+            "    # Negative ELBO of a Gaussian decoder with fixed σ (x_hat decoded from the sampled z):",
+            "    # per example the sum over pixels of (x − x̂)²/(2σ²) plus the closed-form KL summed",
+            "    # over latents, averaged over the batch; the constant D·log(σ√(2π)) is left out.",
             f"    recon = {total.format(f'({pred} - {target}) ** 2')} / (2 * SIGMA**2)",
         ]
     elif family == "l1":
         lines += [
-            "    # Exact negative ELBO of a Laplace decoder with fixed scale b: per example,",
+            "    # Negative ELBO of a Laplace decoder with fixed scale b: per example,",
             "    # Σ|x − x̂|/b plus the KL, averaged over the batch (the constant D·log 2b is left",
             "    # out: it has no gradient).",
             f"    recon = {total.format(ops['abs'].format(f'{pred} - {target}'))} / SCALE_B",
         ]
     elif family == "huber":
         lines += [
-            "    # Exact negative ELBO of the Huber density exp(−Huber_δ/s)/Z with fixed s and δ:",
+            "    # Negative ELBO of the Huber density exp(−Huber_δ/s)/Z with fixed s and δ:",
             "    # per example ΣHuber/s plus the KL, averaged over the batch (log Z is constant).",
             f"    recon = {total.format(_huber(framework, pred, target))} / SCALE_S",
         ]
