@@ -170,9 +170,10 @@ def corrected_code(reading: Reading, noise: float) -> str:
     total = ops["sum1"]
     if family == "squared":
         lines += [
-            "    # Negative ELBO of a Gaussian decoder with fixed σ (x_hat decoded from the sampled z):",
-            "    # per example the sum over pixels of (x − x̂)²/(2σ²) plus the closed-form KL summed",
-            "    # over latents, averaged over the batch; the constant D·log(σ√(2π)) is left out.",
+            "    # Negative ELBO of a Gaussian decoder with fixed σ (x̂ decoded from the sampled",
+            "    # z): per example the sum over pixels of (x − x̂)²/(2σ²) plus the closed-form KL",
+            "    # summed over latents, averaged over the batch; the constant D·log(σ√(2π)) is",
+            "    # left out (it has no gradient).",
             f"    recon = {total.format(f'({pred} - {target}) ** 2')} / (2 * SIGMA**2)",
         ]
     elif family == "l1":
