@@ -219,3 +219,21 @@ def test_calibrated_code_sets_sigma_to_the_batch_rms_error():
     sigma2 = float(((x_hat - x) ** 2).mean())
     nll = -Normal(x_hat, math.sqrt(sigma2)).log_prob(x).sum()
     assert value == pytest.approx((float(nll) + kl_sum(mu, logvar)) / B, rel=1e-9)
+
+
+@pytest.mark.parametrize("framework", ["keras", "keras.ops", "tensorflow", "jax"])
+def test_corrected_code_in_other_frameworks_reads_back_at_the_chosen_sigma(framework):
+    """The written Keras/TF/JAX code is not run here (no such framework installed); it is read
+    back, and must imply exactly the σ it was written for, in the same framework."""
+    from tests.test_loss_code_table import CASES
+
+    case = next(c for c in CASES if c.framework == framework)
+    reading = read(case.code, case.shape, case.J, case.B, case.names)
+    for noise in (0.05, 0.2):
+        fixed = corrected_code(reading, noise)
+        again = read(fixed, case.shape, case.J, case.B)
+        assert again.framework == ("tensorflow" if framework == "keras" else framework)
+        if reading.family == "squared":
+            assert again.implied.sigma2 == pytest.approx(noise**2)
+        else:
+            assert again.implied.beta == pytest.approx(1.0)
