@@ -149,8 +149,8 @@ def _corrected(reading: Reading) -> None:
         else:
             noise = 1.0
             st.caption(
-                "The Bernoulli ELBO has no noise level: the fix is to weight the KL "
-                "like the ELBO (β = 1)."
+                "The Bernoulli ELBO has no noise level to pick: this is the ELBO itself "
+                "(β = 1), summed over each example and averaged over the batch."
             )
         st.code(corrected_code(reading, float(noise)), language="python")
     with calibrated:
