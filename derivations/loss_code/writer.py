@@ -212,8 +212,9 @@ def corrected_code(reading: Reading, noise: float) -> str:
 CALIBRATED_WHY_NOT = {
     "huber": "The Huber density has no closed-form maximum-likelihood scale, so there is no "
     "one-line calibrated version; learn log s as a parameter with its log-normaliser.",
-    "bce": "The Bernoulli likelihood has no noise level to calibrate: the ELBO above is already "
-    "the whole story (use a Gaussian or Laplace decoder if your pixels are not binary).",
+    "bce": "The Bernoulli likelihood has no noise level to calibrate: the ELBO in the other tab "
+    "is already the whole story (use a Gaussian or Laplace decoder if your pixels are not "
+    "binary).",
 }
 
 
