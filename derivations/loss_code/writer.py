@@ -152,7 +152,7 @@ def corrected_code(reading: Reading, noise: float) -> str:
     ops = OPS[framework]
     signature, (pred, target, m, s) = _signature(reading)
     family = reading.family
-    lines = [ops["import"]]
+    lines = [ops["import"].replace("import math\n\n", "")]  # math is for the calibrated version
     if family in PARAMETER:
         constant, symbol = PARAMETER[family]
         meaning = {
