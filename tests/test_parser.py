@@ -343,6 +343,10 @@ def test_length_and_depth_limits_have_their_own_messages():
     with pytest.raises(ParseError, match=f"nested too deeply \\(more than {MAX_DEPTH} levels\\)"):
         parse("(" * 60 + "1" + ")" * 60)
     assert parse("(" * 40 + "1" + ")" * 40) == 1
+    # roots written without brackets nest too: 40 of them are fine, 60 are refused the same way
+    assert parse("√" * 40 + "x_1") == x[1] ** sp.Rational(1, 2**40)
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse("√" * 60 + "x_1")
     # a long flat chain is not "deep": it is built without recursion
     assert parse("+".join(["x_1"] * 240)) == 240 * x[1]
 

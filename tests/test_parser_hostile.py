@@ -162,6 +162,11 @@ HOSTILE = [
     ("(" * 500, "nested too deeply"),
     ("-" * 500 + "1", "nested too deeply"),
     ("sqrt(" * 60 + "2" + ")" * 60, "nested too deeply"),
+    # √ and \sqrt take their argument without brackets: nesting still counts (issue 12, item 2)
+    ("√" * 996 + "x_1", "nested too deeply"),
+    ("√" * 60 + "2", "nested too deeply"),
+    ("\\sqrt " * 60 + "x_1", "nested too deeply"),
+    ("\\frac" * 60 + "12", "nested too deeply"),
     ("x" * 100_000, "expression too long (100000 characters"),
     ("1+" * 50_000 + "1", "expression too long"),
     ("1+" * 999 + "1", "expression too long (more than 1000 symbols)"),
