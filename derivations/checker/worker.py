@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-WALL_SECONDS = 3.0  # one verdict on a learner's expression
-MEMORY_BYTES = 2 * 2**30  # address space of a worker (it uses about 0.5 GiB idle)
+WALL_SECONDS = 2.5  # one verdict on a learner's expression
+MEMORY_BYTES = 2**30  # address space of a worker (about 270 MB of it in use when idle)
 PREPARE_SECONDS = 30.0  # the app's own step, once per worker and step (trusted, cached)
 MAX_WORKERS = 2  # the machines this runs on have two cores
 WAIT_SECONDS = 2 * WALL_SECONDS  # for a free worker when all are busy
@@ -143,11 +143,24 @@ class _Pool:
         keep = healthy and worker.calls < CALLS_PER_WORKER and worker.alive()
         if not keep:
             worker.stop()
+            # start the replacement now, in the background: the next learner should not wait
+            # for SymPy to import because someone else's expression was too expensive
+            threading.Thread(target=self._replace, daemon=True, name="checker-worker").start()
+            return
         with self.cond:
-            if keep:
-                self.idle.append(worker)
-            else:
+            self.idle.append(worker)
+            self.cond.notify()
+
+    def _replace(self) -> None:
+        try:
+            fresh = _Worker()
+        except OSError:  # cannot start one now; acquire() will try again on demand
+            with self.cond:
                 self.running -= 1
+                self.cond.notify()
+            return
+        with self.cond:
+            self.idle.append(fresh)
             self.cond.notify()
 
     def shutdown(self) -> None:
@@ -165,11 +178,12 @@ def run(
     fn: Callable,
     *args,
     prepare: Callable | None = None,
-    seconds: float = WALL_SECONDS,
+    seconds: float | None = None,
 ) -> Outcome:
     """fn(*args) in a worker, within `seconds` and `MEMORY_BYTES`; never raises for what fn
     does. `prepare(*args)`, if given, runs first in the same worker under `PREPARE_SECONDS`
     (for trusted, cached set-up). fn, prepare and args must be picklable (module-level)."""
+    seconds = WALL_SECONDS if seconds is None else seconds
     worker = _POOL.acquire(time.monotonic() + WAIT_SECONDS)
     if worker is None:
         return Outcome("busy")
