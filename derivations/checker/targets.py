@@ -99,14 +99,17 @@ def _lambdified(concrete: sp.Expr):
     labels = {t.base.label for t in indexed}
     scalars = sorted(concrete.free_symbols - labels - set(indexed), key=sp.default_sort_key)
     atoms = [*indexed, *scalars]
-    flat = {atom: sp.Dummy(str(atom)) for atom in atoms}
+    # same assumptions as the atoms: rebuilding Abs and Piecewise around assumption-free
+    # stand-ins costs seconds of assumption queries, and could simplify differently
+    # (Symbols, not Dummies: lambdify re-substitutes every argument when any one is a Dummy)
+    flat = {atom: sp.Symbol(f"_arg{n}", **atom.assumptions0) for n, atom in enumerate(atoms)}
     arguments = list(flat.values())
     keys = [
         ((t.base, tuple(int(k) for k in t.indices)), t) if isinstance(t, sp.Indexed) else (t, t)
         for t in atoms
     ]
     integrals = sorted(concrete.atoms(sp.Integral), key=sp.default_sort_key)
-    stand_ins = [sp.Dummy("integral") for _ in integrals]
+    stand_ins = [sp.Symbol(f"_integral{n}") for n in range(len(integrals))]
     quads = [_integral(integral, flat) for integral in integrals]
     stand_for = dict(zip(integrals, stand_ins, strict=True))
     outer = _lambdify([*stand_ins, *arguments], concrete.xreplace({**flat, **stand_for}))
@@ -127,7 +130,7 @@ def _integral(integral: sp.Integral, flat: dict) -> Callable[[list[float]], floa
         raise ValueError("only definite one-dimensional integrals")
     var, lo, hi = integral.limits[0]
     arguments = list(flat.values())
-    t = sp.Dummy("t")
+    t = sp.Symbol("_t", **var.assumptions0)
     body = _lambdify([t, *arguments], integral.function.xreplace({**flat, var: t}))
     bounds = [_lambdify(arguments, limit.xreplace(flat)) for limit in (lo, hi)]
     kinks = [_lambdify(arguments, k.xreplace(flat)) for k in _kinks(integral.function, var)]
