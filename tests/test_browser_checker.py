@@ -69,4 +69,6 @@ def test_a_hostile_input_is_answered(page, artifacts_dir):
     assert time.monotonic() - start < 60  # a hang guard; the answer comes in about a second
     assert error_texts(page) == []
     assert page.get_by_text("Not equal", exact=False).count() > 0
+    page.get_by_text("What can I type?").click()  # the stated limits, for the screenshot
+    page.get_by_text("too expensive to check", exact=False).first.wait_for()
     page.screenshot(path=str(artifacts_dir / "screenshots" / "checker-hostile.png"), full_page=True)

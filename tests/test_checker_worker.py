@@ -83,9 +83,19 @@ def test_the_worker_runs_in_another_process_and_errors_come_back_as_outcomes():
     assert outcome.status == "error" and "ValueError" in outcome.value
 
 
+def slow_judge(*args):
+    """Stands in for the checker's verdict in the worker (pickled by name, so module level)."""
+    time.sleep(60)
+
+
 def test_check_answers_too_expensive_when_the_verdict_runs_over(monkeypatch):
-    monkeypatch.setattr(worker, "WALL_SECONDS", 1e-4)  # no verdict fits in a tenth of a ms
+    import derivations.checker as checker_package
+
+    monkeypatch.setattr(checker_package, "_judge", slow_judge)
+    monkeypatch.setattr(worker, "WALL_SECONDS", 0.5)
+    start = time.monotonic()
     verdict = check("-sum((x_i-mu_i)^2)", "gaussian-mse", 2)
+    assert time.monotonic() - start < HANG_GUARD_SECONDS
     assert verdict.kind == "not-checked"
     assert verdict.message.startswith("Too expensive to check")
     assert verdict.latex  # the input is still shown back as it was read
