@@ -95,7 +95,7 @@ with st.expander("What can I type?"):
         "- LaTeX: `\\frac{a}{b}`, `\\sum_{i=1}^{D}`, `\\log`, `\\sigma`, `\\left( \\right)`\n"
         f"- limits: {MAX_LENGTH:,} characters, nesting {MAX_DEPTH} deep; huge powers such as "
         "`10^10^10` are refused\n"
-        f"- each verdict is worked out in a separate process that may take at most "
+        "- the verdict on your expression is worked out in a separate process, in at most "
         f"{checker.WALL_SECONDS:g} s and {checker.MEMORY_BYTES / 2**30:g} GiB of memory; an "
         "expression that needs more is answered *too expensive to check*"
     )

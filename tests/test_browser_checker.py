@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture()
 def page(browser, app_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    context = browser.new_context(viewport={"width": 1400, "height": 2200})
     tab = context.new_page()
     tab.goto(f"{app_url}/{CHECKER.href}", wait_until="domcontentloaded")
     wait_until_idle(tab)
@@ -71,4 +71,5 @@ def test_a_hostile_input_is_answered(page, artifacts_dir):
     assert page.get_by_text("Not equal", exact=False).count() > 0
     page.get_by_text("What can I type?").click()  # the stated limits, for the screenshot
     page.get_by_text("too expensive to check", exact=False).first.wait_for()
+    page.wait_for_timeout(500)  # the expander's opening animation
     page.screenshot(path=str(artifacts_dir / "screenshots" / "checker-hostile.png"), full_page=True)
