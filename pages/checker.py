@@ -29,6 +29,7 @@ EXAMPLES = {
 }
 
 st.title("Check my derivation")
+checker.worker.prestart()  # warm by the first Check
 arrival_banner(pages.CHECKER.url_path)
 st.markdown(
     "Pick a target (any step of any derivation in the app), type your own version, and get a "

@@ -52,6 +52,7 @@ def show_verdict(verdict: checker.Verdict) -> None:
 def try_it_box(slug: str, key: str, default_step: int = 1, placeholder: str = "") -> None:
     """A form: pick a target step, type an expression, get a verdict. Reruns only on submit."""
     derivation = derivations.get(slug)
+    checker.worker.prestart()  # warm by the first Check
     labels = [s.label or f"step {n + 1}" for n, s in enumerate(derivation.steps)]
     with st.form(key=f"try_{key}", border=True):
         st.markdown("**Try it yourself:** type a step in plain maths or LaTeX.")

@@ -145,13 +145,13 @@ class _Pool:
             worker.stop()
             # start the replacement now, in the background: the next learner should not wait
             # for SymPy to import because someone else's expression was too expensive
-            threading.Thread(target=self._replace, daemon=True, name="checker-worker").start()
+            threading.Thread(target=self._start_idle, daemon=True, name="checker-worker").start()
             return
         with self.cond:
             self.idle.append(worker)
             self.cond.notify()
 
-    def _replace(self) -> None:
+    def _start_idle(self) -> None:
         try:
             fresh = _Worker()
         except OSError:  # cannot start one now; acquire() will try again on demand
@@ -205,6 +205,16 @@ def run(
         return Outcome("crashed", repr(exc))
     finally:
         _POOL.release(worker, healthy)
+
+
+def prestart() -> None:
+    """Start one worker in the background if none is running, so that a page that offers the
+    checker has it warm (a worker takes a few seconds to import SymPy) by the first Check."""
+    with _POOL.cond:
+        if _POOL.running:
+            return
+        _POOL.running += 1
+    threading.Thread(target=_POOL._start_idle, daemon=True, name="checker-worker").start()
 
 
 def shutdown() -> None:
