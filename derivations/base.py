@@ -292,7 +292,9 @@ def _expand_integrands(expr: sp.Expr) -> sp.Expr:
 
 
 def _split_sums(expr: sp.Expr) -> sp.Expr:
-    """Σᵢ(a·f(i) + c) → a·Σᵢ f(i) + D·c, without expanding (which would fold Piecewise terms)."""
+    """Σᵢ(a·f(i) + c) → a·Σᵢ f(i) + D·c, without expanding (which would fold Piecewise terms).
+
+    Also the checker's (`derivations.checker.symbolic.normal`), after its own `expand`."""
 
     def split(total: sp.Sum) -> sp.Expr:
         if len(total.limits) != 1:
@@ -388,7 +390,13 @@ def equivalent(a: sp.Expr, b: sp.Expr, ranges=None, tol: float = 1e-9) -> StepCh
 
 
 def check_step(previous: Step, step: Step, derivation: Derivation) -> StepCheck:
-    """Verify that `step` relates to `previous` exactly as it claims."""
+    """Verify that `step` relates to `previous` exactly as it claims.
+
+    This verifies the app's *own* steps (trusted SymPy, written in `derivations/`): it may call
+    `simplify` and substitute numbers with SymPy, with no time limit. A learner's typed input is
+    judged by `derivations.checker.check` instead, which parses it with the safe parser and
+    runs its verdict in a worker process with a time and a memory limit.
+    """
     params, ranges = derivation.parameters, derivation.sample_ranges
     if step.relation == "equal":
         return equivalent(previous.expr, step.expr, ranges)

@@ -4,9 +4,10 @@ import streamlit as st
 
 import derivations
 from derivations import checker
+from derivations.parser import MAX_DEPTH, MAX_LENGTH
 from ui import pages
 from ui.derivation_view import arrival_banner, parameter_names, step_views
-from ui.try_it import MAX_INPUT, names_hint, show_verdict
+from ui.try_it import names_hint, show_verdict
 
 EXAMPLES = {
     "the expanded Gaussian log-likelihood": (
@@ -28,6 +29,7 @@ EXAMPLES = {
 }
 
 st.title("Check my derivation")
+checker.worker.prestart()  # warm by the first Check
 arrival_banner(pages.CHECKER.url_path)
 st.markdown(
     "Pick a target (any step of any derivation in the app), type your own version, and get a "
@@ -41,12 +43,19 @@ st.subheader("Your step", anchor="check")
 slugs = list(derivations.REGISTRY)
 
 
+def _step_key(slug: str) -> str:
+    """One step menu per derivation. A single shared menu kept the browser's label of the old
+    derivation's step across a switch, and Streamlit handed that label back as the value (a
+    string where an index was expected: issue 12, item 3)."""
+    return f"checker_step_{slug}"
+
+
 def _load_example(name: str) -> None:
     slug, label, text = EXAMPLES[name]
     derivation = derivations.get(slug)
     labels = [s.label for s in derivation.steps]
     st.session_state.checker_slug = slug
-    st.session_state.checker_step = labels.index(label) if label in labels else 1
+    st.session_state[_step_key(slug)] = labels.index(label) if label in labels else 1
     st.session_state.checker_text = text
 
 
@@ -60,10 +69,8 @@ slug = st.selectbox(
 )
 derivation = derivations.get(slug)
 labels = [s.label or f"step {n + 1}" for n, s in enumerate(derivation.steps)]
-if st.session_state.get("checker_step", 0) >= len(labels):
-    st.session_state.checker_step = 0
 step = st.selectbox(
-    "target step", range(len(labels)), key="checker_step", format_func=labels.__getitem__
+    "target step", range(len(labels)), key=_step_key(slug), format_func=labels.__getitem__
 )
 st.latex(step_views(slug)[step].result_latex)
 st.caption(f"Parameters (what the decoder or encoder outputs): {parameter_names(slug)}")
@@ -72,8 +79,7 @@ with st.form("checker_form"):
     text = st.text_area(
         "your expression",
         key="checker_text",
-        max_chars=MAX_INPUT,
-        height=90,
+        height=90,  # no max_chars: a longer paste gets "too long (N characters; ...)", not cut
         help=names_hint(slug),
     )
     submitted = st.form_submit_button("Check", icon=":material/check:", type="primary")
@@ -88,5 +94,9 @@ with st.expander("What can I type?"):
         "- Greek letters by name (`sigma`, `mu`, `pi`) or as symbols (σ, μ, π)\n"
         "- indexed pixels `x_i`, `mu_i`; sums `sum((x_i-mu_i)^2)` run over i = 1 … D\n"
         "- LaTeX: `\\frac{a}{b}`, `\\sum_{i=1}^{D}`, `\\log`, `\\sigma`, `\\left( \\right)`\n"
-        "- limits: 2,000 characters, nesting 50 deep; huge powers such as `10^10^10` are refused"
+        f"- limits: {MAX_LENGTH:,} characters, nesting {MAX_DEPTH} deep; huge powers such as "
+        "`10^10^10` are refused\n"
+        "- the verdict on your expression is worked out in a separate process, in at most "
+        f"{checker.WALL_SECONDS:g} s and {checker.MEMORY_BYTES / 2**30:g} GiB of memory; an "
+        "expression that needs more is answered *too expensive to check*"
     )

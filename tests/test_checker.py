@@ -7,7 +7,7 @@ import sympy as sp
 
 from derivations import REGISTRY, get
 from derivations.base import D, mu, sigma, x
-from derivations.checker import KINDS, Verdict, check, check_expr, compare, plain
+from derivations.checker import KINDS, Verdict, check, check_expr, closures, compare, plain
 
 LIMIT_SECONDS = 1.0
 
@@ -418,11 +418,14 @@ STEPS = [(slug, k) for slug in REGISTRY for k in range(len(get(slug).steps))]
 
 @pytest.mark.parametrize(("slug", "k"), STEPS, ids=[f"{s}|{k}" for s, k in STEPS])
 def test_every_step_against_itself_and_its_predecessor(slug, k):
-    """Every step is 'equal' to itself; against the previous step an 'equal' step is equal, a
-    'drop' step is equal up to a constant and a 'scale' step is a positive multiple."""
+    """Every step the learner's evaluator (closures) can read is 'equal' to itself as the
+    app's evaluator (lambdify) computes it: two independent evaluations of one expression.
+    Against the previous step an 'equal' step is equal, a 'drop' step is equal up to a constant
+    and a 'scale' step is a positive multiple."""
     d = get(slug)
     step = d.steps[k]
-    assert check_expr(step.expr, d, k).kind == "equal"
+    if closures.compilable(step.expr):
+        assert check_expr(step.expr, d, k).kind == "equal"
     if k == 0:
         return
     expected = {"equal": "equal", "drop": "constant", "scale": "multiple"}[step.relation]
@@ -512,11 +515,10 @@ def test_steps_can_be_named_by_index_or_label_and_derivations_by_slug():
         check(ISSUE_EXAMPLE, d, "no such step")
 
 
-def test_verdicts_are_frozen_and_kinds_are_known():
-    verdict = check("x_1", "gaussian-mse", 2)
-    assert verdict.kind in KINDS
-    with pytest.raises(AttributeError):
-        verdict.kind = "equal"  # type: ignore[misc]
+def test_every_kind_of_verdict_has_a_box_and_a_title_on_the_pages():
+    from ui.try_it import VERDICT_BOX, VERDICT_TITLE
+
+    assert set(VERDICT_BOX) == set(VERDICT_TITLE) == set(KINDS)
 
 
 def test_compare_without_a_derivation():

@@ -7,8 +7,7 @@ import sympy as sp
 
 from derivations import get
 from derivations.base import D, i, j, mu, mu_z, sigma, sigma_z, x
-from derivations.checker import ParseError as CheckerParseError
-from derivations.checker import parse as checker_parse
+from derivations.checker import check
 from derivations.parser import (
     MAX_DEPTH,
     MAX_LENGTH,
@@ -247,10 +246,13 @@ def test_lambda_and_e_follow_the_namespace():
     assert parse("e") == sp.E
 
 
-def test_checker_reexports_parse_and_its_error():
-    assert checker_parse is parse
-    assert CheckerParseError is ParseError
-    assert issubclass(ParseError, ValueError)
+def test_the_checker_answers_with_the_parsers_own_message():
+    with pytest.raises(ParseError) as info:
+        parse("x_1 ! 2")
+    verdict = check("x_1 ! 2", "gaussian-mse", 2)
+    assert verdict.kind == "invalid"
+    assert verdict.message.lower().startswith(info.value.message.lower())
+    assert issubclass(ParseError, ValueError)  # callers may catch ValueError
 
 
 def test_parse_tree_builds_no_sympy_objects():
@@ -343,6 +345,10 @@ def test_length_and_depth_limits_have_their_own_messages():
     with pytest.raises(ParseError, match=f"nested too deeply \\(more than {MAX_DEPTH} levels\\)"):
         parse("(" * 60 + "1" + ")" * 60)
     assert parse("(" * 40 + "1" + ")" * 40) == 1
+    # roots written without brackets nest too: 40 of them are fine, 60 are refused the same way
+    assert parse("√" * 40 + "x_1") == x[1] ** sp.Rational(1, 2**40)
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse("√" * 60 + "x_1")
     # a long flat chain is not "deep": it is built without recursion
     assert parse("+".join(["x_1"] * 240)) == 240 * x[1]
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 import derivations
 from derivations import checker
+from derivations.parser import MAX_LENGTH
 
 VERDICT_BOX = {
     "equal": st.success,
@@ -13,6 +14,7 @@ VERDICT_BOX = {
     "multiple": st.info,
     "not-equal": st.error,
     "invalid": st.warning,
+    "not-checked": st.warning,
 }
 VERDICT_TITLE = {
     "equal": "Equal",
@@ -20,13 +22,16 @@ VERDICT_TITLE = {
     "multiple": "A positive multiple",
     "not-equal": "Not equal",
     "invalid": "Could not read that",
+    "not-checked": "Not checked",
 }
-MAX_INPUT = 2000  # the parser's own limit; the text box stops there too
 
 
 def names_hint(slug: str) -> str:
     names = ", ".join(f"`{name}`" for name in derivations.get(slug).symbols)
-    return f"Names you can use here: {names}, `pi`; functions `log exp sqrt sum abs`."
+    return (
+        f"Names you can use here: {names}, `pi`; functions `log exp sqrt sum abs`. "
+        f"At most {MAX_LENGTH:,} characters."
+    )
 
 
 def show_verdict(verdict: checker.Verdict) -> None:
@@ -47,6 +52,7 @@ def show_verdict(verdict: checker.Verdict) -> None:
 def try_it_box(slug: str, key: str, default_step: int = 1, placeholder: str = "") -> None:
     """A form: pick a target step, type an expression, get a verdict. Reruns only on submit."""
     derivation = derivations.get(slug)
+    checker.worker.prestart()  # warm by the first Check
     labels = [s.label or f"step {n + 1}" for n, s in enumerate(derivation.steps)]
     with st.form(key=f"try_{key}", border=True):
         st.markdown("**Try it yourself:** type a step in plain maths or LaTeX.")
@@ -59,8 +65,7 @@ def try_it_box(slug: str, key: str, default_step: int = 1, placeholder: str = ""
         )
         text = st.text_input(
             "your expression",
-            key=f"try_text_{key}",
-            max_chars=MAX_INPUT,
+            key=f"try_text_{key}",  # no max_chars: a longer paste is told it is too long
             placeholder=placeholder,
             help=names_hint(slug),
         )
