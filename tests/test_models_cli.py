@@ -89,3 +89,17 @@ def test_non_finite_run_reports_and_exits_1(capsys):
     assert report["stopped_reason"].startswith("non-finite loss at step")
     assert report["steps"] < 1000
     assert err.startswith("stopped: non-finite loss")
+
+
+def test_json_report_on_mnist_5k(tmp_path):
+    saved = tmp_path / "vae.pt"
+    args = "--dataset mnist-5k --likelihood gaussian --sigma 0.2 --latent-dim 2 --hidden 64 --steps 40"
+    p = run_cli(*args.split(), "--k", "4", "--save", str(saved), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["steps"] == 40 and out["stopped_reason"] is None
+    assert 0 < out["test"]["bits_per_dim"] < 8  # 256-level data
+    from models.vae import from_bytes
+
+    model, _ = from_bytes(saved.read_bytes())
+    assert model.config.data_dim == 784 and model.config.hidden == 64  # trained on 28×28
