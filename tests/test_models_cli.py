@@ -93,7 +93,9 @@ def test_non_finite_run_reports_and_exits_1(capsys):
 
 def test_json_report_on_mnist_5k(tmp_path):
     saved = tmp_path / "vae.pt"
-    args = "--dataset mnist-5k --likelihood gaussian --sigma 0.2 --latent-dim 2 --hidden 64 --steps 40"
+    args = (
+        "--dataset mnist-5k --likelihood gaussian --sigma 0.2 --latent-dim 2 --hidden 64 --steps 40"
+    )
     p = run_cli(*args.split(), "--k", "4", "--save", str(saved), "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
