@@ -54,6 +54,7 @@ def add_drawn_point(fig: go.Figure, codes: np.ndarray, z: np.ndarray) -> go.Figu
             y=[point[1]],
             mode="markers",
             name="your drawing",
+            customdata=[-1],  # not a test digit's row (the lab's click handler skips it)
             marker={
                 "symbol": "star",
                 "size": 20,

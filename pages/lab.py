@@ -10,6 +10,7 @@ from models.data import DataError
 from models.evaluate import ACTIVE_THRESHOLD
 from ui import pages
 from ui.derivation_view import arrival_banner
+from ui.draw_view import drawing_panel, mark_drawing
 from ui.lab_controls import lab_session, settings_controls
 from ui.lab_session import comparison_rows
 
@@ -169,11 +170,13 @@ def analysis() -> None:
         help="The one number comparable across likelihoods: −log₂ P(data bin) per pixel.",
     )
     st.caption(f"Test-split metrics at step {session.metrics_step:,} (importance samples K = 8).")
-    left, right = st.columns([3, 2])
+    left, middle, right = st.columns([3, 2, 2])
+    with middle:
+        drawn = drawing_panel(session)
     with left:
         z, labels = session.latent_codes()
         event = st.plotly_chart(
-            latent_scatter(z, labels),
+            mark_drawing(latent_scatter(z, labels), z, drawn),
             key="lab_latent",
             on_select="rerun",
             selection_mode="points",

@@ -99,6 +99,13 @@ class LabSession:
         finally:
             self.lock.release()
 
+    @contextlib.contextmanager
+    def holding_model(self):
+        """The current trainer (None before the first start), held with a view's priority, for
+        views kept outside this class (ui/draw_view.py)."""
+        with self._locked():
+            yield self.trainer
+
     def heartbeat(self) -> None:
         """Called by each live-view run of the page: the tab is still open."""
         self.last_seen = time.monotonic()
