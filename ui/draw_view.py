@@ -56,9 +56,9 @@ def drawing_panel(session: LabSession, key: str = "lab_canvas") -> DrawnDigit | 
     st.image(
         grid_png([[drawn.x, drawn.mean, drawn.sample]], shape, scale=max(1, 112 // shape[0])),
         caption="as input | decoder mean | a sample of p(x|z)",
-        width=330,
+        width="stretch",
     )
-    st.plotly_chart(pixel_nll_heatmap(drawn.nll, shape), key=f"{key}_nll")
+    st.plotly_chart(pixel_nll_heatmap(drawn.nll, shape), key=f"{key}_nll", theme=None)
     st.caption(
         "Each pixel's share of the reconstruction loss under the current likelihood: their sum is "
         "−log p(x|z) at z = μ(x), the term the ELBO averages over q(z|x)."
