@@ -8,6 +8,7 @@ from ui.derivation_view import arrival_banner, show_steps
 from ui.implied_view import implied_steps, lab_query
 from ui.lab_settings import SIGMA_RANGE
 from ui.loss_code_view import paste_your_loss
+from ui.mse_demo import mse_demo_panel
 
 st.title("What σ does my code assume?")
 arrival_banner(pages.IMPLIED_SIGMA.url_path)
@@ -139,6 +140,9 @@ if clamped:
     label += f", clamped to the lab's range {SIGMA_RANGE[0]:g} to {SIGMA_RANGE[1]:g}"
 if st.button(label, icon=":material/science:", key="implied_open_lab"):
     st.switch_page(pages.LAB.path, query_params=query)
+
+st.header("See it on real digits", anchor="mnist-demo")
+mse_demo_panel("implied_demo")
 
 st.header("The algebra, step by step", anchor="algebra")
 symbolic = {k: v for k, v in arguments.items() if k not in ("D", "latent_dim", "batch_size")}

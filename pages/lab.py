@@ -13,6 +13,7 @@ from ui.derivation_view import arrival_banner
 from ui.draw_view import drawing_panel, mark_drawing
 from ui.lab_controls import lab_session, settings_controls
 from ui.lab_session import comparison_rows
+from ui.mse_demo import mse_demo_panel
 
 TICK_SECONDS = 0.3  # step counter refresh (and heartbeat: training needs the tab to be open)
 PICTURES_SECONDS = 2.0  # loss curves and images (each redraw is a Plotly render in the browser)
@@ -221,3 +222,6 @@ if session.pinned:
                 width=150,
                 caption=f"run {index + 1}: {run.settings.likelihood}, σ = {run.settings.sigma:g}",
             )
+
+with st.expander("Demonstration: the F.mse_loss-mean convention on real MNIST digits"):
+    mse_demo_panel("lab_demo")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from figures.draw_plots import add_drawn_point, pixel_nll_heatmap
 from figures.images import grid_png
@@ -33,6 +32,10 @@ def encode_drawing(session: LabSession, x: np.ndarray) -> DrawnDigit | None:
 
 def drawing_panel(session: LabSession, key: str = "lab_canvas") -> DrawnDigit | None:
     """The canvas and the drawing's pictures; returns the encoded drawing (None if blank)."""
+    # Imported here: the component registers itself with a running Streamlit, so a module-level
+    # import would make this module unimportable outside one (unit tests of encode_drawing).
+    from streamlit_drawable_canvas import st_canvas
+
     shape = session.data.image_shape
     st.markdown("**Draw a digit**")
     result = st_canvas(
