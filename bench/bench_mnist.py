@@ -60,7 +60,7 @@ def main() -> None:
         )
         runs[h] = {"trainer": tr, "seconds": 0.0, "cpu": 0.0, "reached": None, "mse": 1.0}
     while any(r["reached"] is None and r["seconds"] < a.max_seconds for r in runs.values()):
-        for h, r in runs.items():
+        for r in runs.values():
             if r["reached"] is not None or r["seconds"] >= a.max_seconds:
                 continue
             wall, cpu = time.perf_counter(), time.process_time()
@@ -78,8 +78,10 @@ def main() -> None:
             steps, wall, cpu = r["reached"]
             print(f"{h:>6} {rate:>8.0f} {steps:>6} {wall:>7.2f} {cpu:>6.2f}  reached")
         else:
-            print(f"{h:>6} {rate:>8.0f} {tr.step:>6} {r['seconds']:>7.2f} {r['cpu']:>6.2f}"
-                  f"  not reached (MSE {r['mse']:.4f})")
+            print(
+                f"{h:>6} {rate:>8.0f} {tr.step:>6} {r['seconds']:>7.2f} {r['cpu']:>6.2f}"
+                f"  not reached (MSE {r['mse']:.4f})"
+            )
 
 
 if __name__ == "__main__":
