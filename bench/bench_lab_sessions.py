@@ -168,9 +168,10 @@ def session_problems(page) -> list[str]:
     return found
 
 
-def open_lab(context, url: str, seed: int):
+def open_lab(context, url: str, seed: int, dataset: str | None = None):
     page = context.new_page()
-    page.goto(f"{url}/{LAB.href}?seed={seed}", wait_until="domcontentloaded")
+    query = f"?seed={seed}" + (f"&dataset={dataset}" if dataset else "")
+    page.goto(f"{url}/{LAB.href}{query}", wait_until="domcontentloaded")
     wait_until_idle(page)
     page.evaluate(OBSERVER_JS)
     return page
@@ -182,7 +183,7 @@ def measure(browser, url: str, server, n: int, a) -> dict:
     result: dict = {"n": n, "problems": {}}
     try:
         for seed, context in enumerate(contexts, start=1):
-            pages.append(open_lab(context, url, seed))
+            pages.append(open_lab(context, url, seed, a.dataset))
         hidden = [k for k, p in enumerate(pages, 1) if p.evaluate("document.hidden")]
         if hidden:
             print(f"  warning: chromium reports sessions {hidden} as hidden (timers may throttle)")
@@ -190,6 +191,11 @@ def measure(browser, url: str, server, n: int, a) -> dict:
             page.get_by_role("button", name="Train", exact=True).click()
         for page in pages:
             wait_for_steps(page, 0, timeout_ms=120_000)
+        if a.draw:  # a drawn 7 on each canvas: the analysis view then also encodes it each run
+            from tests.test_browser_draw import draw_a_seven
+
+            for page in pages:
+                draw_a_seven(page)
         time.sleep(a.warmup)
 
         start = [(step_counter(p), time.monotonic(), p.evaluate(NOW_JS)) for p in pages]
@@ -366,6 +372,8 @@ def main(argv=None) -> None:
     p.add_argument("--warmup", type=float, default=3.0, help="training before the window")
     p.add_argument("--settle", type=float, default=3.0, help="pause after closing the tabs")
     p.add_argument("--idle-window", type=float, default=3.0, help="idle CPU measured over this")
+    p.add_argument("--dataset", help="the lab's data set (default: the lab's default)")
+    p.add_argument("--draw", action="store_true", help="draw a digit on each lab's canvas first")
     p.add_argument(
         "--browser-nice",
         type=int,
@@ -439,6 +447,8 @@ def main(argv=None) -> None:
                 "seconds": a.seconds,
                 "warmup": a.warmup,
                 "browser_nice": a.browser_nice,
+                "dataset": a.dataset,
+                "draw": a.draw,
                 "split_cores": a.split_cores,
                 "streamlit_options": a.streamlit_option,
                 "results": results,

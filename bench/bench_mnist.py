@@ -70,6 +70,14 @@ def main() -> None:
             r["mse"] = test_mse(r["trainer"], ds.test)
             if r["mse"] <= TARGET_MSE:
                 r["reached"] = (r["trainer"].step, r["seconds"], r["cpu"])
+    digits = load_dataset("digits")  # the reference: the same model on D = 64, same turns
+    ref = Trainer(VAEConfig(latent_dim=2, hidden=128), digits, make("gaussian", sigma=0.1), seed=0)
+    ref_seconds = 0.0
+    for _ in range(10):
+        wall = time.perf_counter()
+        ref.run(max_steps=a.every)
+        ref_seconds += time.perf_counter() - wall
+    print(f"digits (D = 64), hidden 128: {ref.step / ref_seconds:.0f} steps/s (reference)")
     print(f"\n{'hidden':>6} {'steps/s':>8} {'steps':>6} {'wall s':>7} {'cpu s':>6}  to MSE ≤ 0.05")
     for h, r in runs.items():
         tr = r["trainer"]

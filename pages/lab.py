@@ -170,7 +170,10 @@ def analysis() -> None:
         bits,
         help="The one number comparable across likelihoods: −log₂ P(data bin) per pixel.",
     )
-    st.caption(f"Test-split metrics at step {session.metrics_step:,} (importance samples K = 8).")
+    st.caption(
+        f"Test-split metrics at step {session.metrics_step:,} on {metrics.n} test images "
+        "(importance samples K = 8)."
+    )
     left, middle, right = st.columns([3, 2, 2])
     with middle:
         drawn = drawing_panel(session)

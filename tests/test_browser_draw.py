@@ -23,6 +23,17 @@ def stroke(page, box, points) -> None:
     page.mouse.up()
 
 
+def draw_a_seven(page) -> None:
+    """Two strokes on the lab's canvas; waits until the drawing's pictures are shown."""
+    canvas = page.locator(CANVAS)
+    canvas.wait_for(timeout=30_000)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    stroke(page, box, [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)])  # a 7
+    stroke(page, box, [(0.35, 0.5), (0.65, 0.5)])  # its bar
+    page.get_by_text("as input | decoder mean | a sample of p(x|z)").wait_for(timeout=30_000)
+
+
 def test_drawing_a_seven_shows_its_reconstruction_and_latent_point(browser, app_url, artifacts_dir):
     context = browser.new_context(viewport={"width": 1500, "height": 2600})
     try:
@@ -36,11 +47,7 @@ def test_drawing_a_seven_shows_its_reconstruction_and_latent_point(browser, app_
         assert page.locator("iframe").count() == 0  # components v2: in the page itself
         assert canvas.evaluate("c => c.ownerDocument === document")
         assert page.get_by_text("as input | decoder mean").count() == 0  # nothing drawn yet
-        canvas.scroll_into_view_if_needed()
-        box = canvas.bounding_box()
-        stroke(page, box, [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)])  # a 7
-        stroke(page, box, [(0.35, 0.5), (0.65, 0.5)])  # its bar
-        page.get_by_text("as input | decoder mean | a sample of p(x|z)").wait_for(timeout=30_000)
+        draw_a_seven(page)
         page.get_by_text("your drawing").first.wait_for(timeout=30_000)  # the scatter's star
         page.get_by_text("−log p(x_d | z) per pixel").first.wait_for(timeout=30_000)
         wait_until_idle(page)

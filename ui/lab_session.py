@@ -36,6 +36,7 @@ from ui.training_pool import POOL, TrainingPool
 
 HIDDEN = 128  # decoder/encoder width: small enough for 8 sessions on 2 cores
 EVAL_EXAMPLES = 360  # the whole digits test split; the first 360 of a larger one
+EVAL_EXAMPLES_LARGE = 100  # images of D > 64 (28×28): bits/dim costs ∝ images·K·D (bench/README)
 EVAL_K = 8  # importance samples for the live IWAE / bits-per-dim estimate
 HISTORY_ROWS = 100_000  # per-step rows kept; older ones are merged in pairs beyond this
 CHART_ROWS = 2_000  # rows handed to the chart (which buckets them further)
@@ -296,9 +297,8 @@ class LabSession:
             if trainer is None:
                 return None
             if self.metrics is None or trainer.step - self.metrics_step >= min_interval_steps:
-                self.metrics = evaluate(
-                    trainer, trainer.dataset, k=EVAL_K, max_examples=EVAL_EXAMPLES
-                )
+                examples = EVAL_EXAMPLES if trainer.dataset.dim <= 64 else EVAL_EXAMPLES_LARGE
+                self.metrics = evaluate(trainer, trainer.dataset, k=EVAL_K, max_examples=examples)
                 self.metrics_step = trainer.step
             return self.metrics
 
