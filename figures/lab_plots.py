@@ -6,6 +6,7 @@ hundred points per trace however long a run trains.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -126,10 +127,25 @@ def eigen_spectrum(eigenvalues: Sequence[float], sigma2: float, latent_dim: int)
     colours = np.where(active, "#2563eb", np.where(index <= latent_dim, "#dc2626", "#d1d5db"))
     fig = go.Figure(go.Bar(x=index, y=lam, marker_color=colours, name="λᵢ"))
     fig.add_hline(y=sigma2, line={"color": "crimson"}, annotation_text=f"σ² = {sigma2:.3g}")
+    # The σ² line must sit inside the axis, not on its floor; ticks at 1, 2, 5 × 10^k.
+    low = min(float(lam[lam > 0].min(initial=sigma2)), sigma2) / 1.5
+    high = max(float(lam.max(initial=sigma2)), sigma2) * 1.5
+    ticks = [
+        m * 10.0**e
+        for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+        for m in (1, 2, 5)
+        if low <= m * 10.0**e <= high
+    ]
     fig.update_layout(
         title="eigenvalues of the data covariance: blue active, red collapsed, grey beyond J",
         xaxis_title="i",
-        yaxis={"type": "log", "title": "λᵢ"},
+        yaxis={
+            "type": "log",
+            "title": "λᵢ",
+            "range": [math.log10(low), math.log10(high)],
+            "tickvals": ticks,
+            "ticktext": [f"{t:g}" for t in ticks],
+        },
         height=340,
         showlegend=False,
         **LAYOUT,

@@ -62,7 +62,7 @@ eigenvalues, eigenvectors = dataset_eigen(data_name)
 optimum = linear_vae.optimum(eigenvalues, sigma2, latent_dim)
 with left:
     st.metric("active dimensions", f"{optimum.active} / {latent_dim}")
-    st.metric("optimal log-likelihood", f"{optimum.loglik:.1f} nats/image")
+    st.metric("optimal log-likelihood (nats/image)", f"{optimum.loglik:.1f}")
     st.metric("total KL at the optimum", f"{optimum.total_kl:.2f} nats")
 with right:
     st.plotly_chart(eigen_spectrum(eigenvalues[:24], sigma2, latent_dim), key="collapse_spectrum")

@@ -33,3 +33,12 @@ def test_drawn_point_is_added_as_one_star():
     star = fig.data[-1]
     assert star.name == "your drawing" and star.marker.symbol == "star"
     assert (star.x[0], star.y[0]) == (0.5, 0.25)
+
+
+def test_eigen_spectrum_axis_holds_the_sigma2_line_and_round_ticks():
+    from figures.lab_plots import eigen_spectrum
+
+    fig = eigen_spectrum([5.1, 3.7, 0.9, 0.35], sigma2=0.3, latent_dim=2)
+    low, high = fig.layout.yaxis.range
+    assert low < np.log10(0.3) < high and high > np.log10(5.1)  # σ² above the axis floor
+    assert list(fig.layout.yaxis.ticktext) == ["0.2", "0.5", "1", "2", "5"]
