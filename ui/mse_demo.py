@@ -58,7 +58,8 @@ def demo_state() -> MseDemo:
 def mse_demo_panel(key: str) -> None:
     """The σ picker, the button, and the two models' reconstructions side by side."""
     demo = demo_state()
-    sigma = log_slider("σ for the exact ELBO", f"{key}_sigma", demo.exact.settings.sigma)
+    with st.columns(2)[0]:
+        sigma = log_slider("σ for the exact ELBO", f"{key}_sigma", demo.exact.settings.sigma)
     demo.exact.apply(_settings(sigma))  # applies mid-run, like the lab's slider
     label = (
         f"Train the F.mse_loss-mean convention on MNIST (σ² = {CONVENTION_SIGMA2:g}) beside "
