@@ -16,7 +16,7 @@ def pixel_nll_heatmap(nll: np.ndarray, image_shape: tuple[int, int]) -> go.Figur
     fig = go.Figure(
         go.Heatmap(
             z=grid,
-            colorscale="Inferno",
+            colorscale="Viridis",
             colorbar={"title": {"text": "nats"}, "thickness": 12},
             hovertemplate="row %{y}, column %{x}<br>−log p = %{z:.3g} nats<extra></extra>",
         )
