@@ -29,8 +29,8 @@ def pixel_nll_heatmap(nll: np.ndarray, image_shape: tuple[int, int]) -> go.Figur
         height=300,
         **LAYOUT,
     )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False, constrain="domain")
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False)
+    fig.update_xaxes(showticklabels=False, constrain="domain", showgrid=False)
     return fig
 
 
