@@ -21,7 +21,8 @@ from derivations.checker.printing import params_text, plain
 from derivations.checker.symbolic import cheap, normal, split_sum_shallow
 
 MAX_HINTS = 3
-HINT_SECONDS = 0.5  # a soft budget for trying corrected variants (hints are best effort)
+HINT_SECONDS = 0.5  # a soft budget of this thread's CPU time (hints are best effort)
+# CPU time, not wall time: a busy machine must not change which hints a learner gets.
 
 
 def factor_hints(ctx: Context, rel: Relation) -> list[str]:
@@ -120,14 +121,14 @@ _RANK = {"equal": 0, "constant": 1, "multiple": 2, "affine": 3}
 def hints(ctx: Context, rel: Relation) -> list[str]:
     """Try corrected variants; report the slips whose correction fits best, one per kind."""
     found: list[tuple[int, int, str, str]] = []  # (rank, order, category, text)
-    deadline = time.perf_counter() + HINT_SECONDS
+    deadline = time.thread_time() + HINT_SECONDS
 
     def offer(variant_rel: Relation, category: str, text: Callable[[], str]) -> None:
         if accepted(variant_rel):
             found.append((_RANK[variant_rel.kind], len(found), category, text()))
 
     def out_of_time() -> bool:
-        return time.perf_counter() > deadline
+        return time.thread_time() > deadline
 
     def against(target_values) -> Relation:
         return relate(ctx.u, target_values)
