@@ -106,6 +106,27 @@ def squared_error_under_q(spec: ModelSpec, metrics: Metrics, dim: int) -> float 
     return 2 * s * s * (nll - dim * (math.log(s) + 0.5 * math.log(2 * math.pi))) / dim
 
 
+def fixed_sigma_optimum(
+    sigmas: list[float], errors: list[float], rates: list[float]
+) -> tuple[float, float, float] | None:
+    """Where the sweep crosses σ² = E_q‖x − μ(z)‖²/D, the fixed-σ optimum (σ, rate, error),
+    interpolated linearly in log σ between the two neighbouring models; None if no crossing.
+
+    For fixed decoder weights, d/dσ of −E log p = D(1/σ − E‖x − μ‖²/(Dσ³)) vanishes at σ² = that
+    error; the sweep retrains at each σ, and the crossing is where a model's σ is the one its own
+    reconstructions would choose."""
+    order = sorted(range(len(sigmas)), key=lambda k: sigmas[k])
+    gap = [math.log(errors[k]) - 2 * math.log(sigmas[k]) for k in order]  # > 0: σ² too small
+    for a, b in zip(range(len(order)), range(1, len(order)), strict=False):
+        if gap[a] > 0 >= gap[b]:
+            t = gap[a] / (gap[a] - gap[b])
+            i, j = order[a], order[b]
+            log_s = math.log(sigmas[i]) + t * (math.log(sigmas[j]) - math.log(sigmas[i]))
+            rate = rates[i] + t * (rates[j] - rates[i])
+            return math.exp(log_s), rate, math.exp(2 * log_s)
+    return None
+
+
 def report(trainer: BatchedTrainer, metrics: list[Metrics]) -> list[dict]:
     """One row per model, ranked by bits/dim: config, steps, stop reason, test metrics."""
     rows = []
