@@ -30,7 +30,7 @@ from models.evaluate import Metrics
 from models.vae import VAEConfig
 
 PRESETS = ("likelihoods", "sigma-sweep", "custom")
-SWEEP_VALUES = (0.03, 0.05, 0.08, 0.12, 0.2, 0.35, 0.6)  # σ (or scale): 7 points, ×1.6 apart
+SWEEP_VALUES = (0.03, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)  # σ or scale; σ* ≈ 0.2 on the digits
 MAX_MODELS = 16  # one batched step stays a fraction of a second on 2 cores
 
 

@@ -59,6 +59,8 @@ IMPLIED_SIGMA = PageSpec(
     "pages/implied_sigma.py", "What σ does my code assume?", "what-sigma", ":material/code:"
 )
 
+RACE = PageSpec("pages/race.py", "Race", "likelihood-race", ":material/emoji_events:")
+
 COLLAPSE = PageSpec(
     "pages/collapse.py", "Posterior collapse", "posterior-collapse", ":material/compress:"
 )
@@ -68,7 +70,7 @@ CHECKER = PageSpec("pages/checker.py", "Check my derivation", "check-derivation"
 SECTIONS: dict[str, list[PageSpec]] = {
     "Start": [HOME],
     "Derivations": [GAUSSIAN, BERNOULLI, LAPLACE_HUBER, KL, ELBO],
-    "Lab": [LAB, IMPLIED_SIGMA, COLLAPSE],
+    "Lab": [LAB, IMPLIED_SIGMA, COLLAPSE, RACE],
     "Practice": [CHECKER],
 }
 
