@@ -21,9 +21,20 @@ LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_wh
 COLOURS = qualitative.Plotly + qualitative.D3
 
 
+TRAIL_SHOWN = 12  # most recent evaluations drawn behind each point
+
+
 def _range(values: np.ndarray, pad: float = 0.08) -> tuple[float, float]:
     low, high = float(np.min(values)), float(np.max(values))
     span = high - low or abs(high) or 1.0
+    return low - pad * span, high + pad * span
+
+
+def _log_range(values: np.ndarray, pad: float = 0.15) -> tuple[float, float]:
+    """Plotly's range for a log axis: log10 of the ends, padded."""
+    logs = np.log10(np.asarray(values, dtype=float)[np.asarray(values) > 0])
+    low, high = float(logs.min()), float(logs.max())
+    span = high - low or 1.0
     return low - pad * span, high + pad * span
 
 
@@ -44,18 +55,26 @@ def rate_distortion(
     if not live:
         fig.update_layout(height=460, **LAYOUT)
         return fig
-    all_rates = np.concatenate([p["rate"] for p in live])
-    all_y = np.concatenate([p[axis] for p in live])
-    x_range, y_range = _range(np.append(all_rates, 0.0)), _range(all_y)
-    line_x = np.array(x_range)
+    # Axes fit the models' current points (and, on the squared-error plane, their σ²): early
+    # trail points may lie outside. Squared error is drawn on a log axis so σ² over decades and
+    # the models' errors fit together.
+    now_rates = np.array([p["rate"][-1] for p in live] + [0.0])
+    now_y = np.array([p[axis][-1] for p in live])
+    x_range = _range(now_rates)
+    if axis == "mse":
+        scales = [p["scale"] ** 2 for p in live if p["gaussian"] and p["scale"]]
+        y_range = _log_range(np.concatenate([now_y, scales]))
+    else:
+        y_range = _range(now_y)
+    line_x = np.linspace(*x_range, 40)
     for p in live:
         colour = COLOURS[p["index"] % len(COLOURS)]
         rate, y = p["rate"][-1], p[axis][-1]
         if len(p["rate"]) > 1:  # where it has been
             fig.add_trace(
                 go.Scatter(
-                    x=p["rate"],
-                    y=p[axis],
+                    x=p["rate"][-TRAIL_SHOWN:],
+                    y=p[axis][-TRAIL_SHOWN:],
                     mode="lines",
                     line={"color": colour, "width": 1},
                     opacity=0.35,
@@ -69,10 +88,13 @@ def rate_distortion(
         elif p["gaussian"] and p["scale"]:
             slope = -2 * p["beta"] * p["scale"] ** 2 / dim
         if slope is not None:
+            line_y = y + slope * (line_x - rate)
+            if axis == "mse":  # a straight line on a log axis: sampled, ≤ 0 left out
+                line_y = np.where(line_y > 0, line_y, np.nan)
             fig.add_trace(
                 go.Scatter(
                     x=line_x,
-                    y=y + slope * (line_x - rate),
+                    y=line_y,
                     mode="lines",
                     line={"color": colour, "dash": "dash", "width": 1},
                     hoverinfo="skip",
@@ -92,7 +114,8 @@ def rate_distortion(
                     "line": {"color": "black", "width": 2 if chosen else 0},
                 },
                 text=[p["label"].split(" ", 1)[-1]],
-                textposition="top right",
+                textposition="top center",
+                textfont={"size": 10},
                 customdata=[p["index"]],
                 name=p["label"],
                 hovertemplate=f"{p['label']}<br>rate %{{x:.2f}} nats<br>"
@@ -132,7 +155,7 @@ def rate_distortion(
         else "distortion: squared error per pixel"
     )
     fig.update_xaxes(title_text="rate KL(q(z|x) ‖ p(z)) (nats per image)", range=x_range)
-    fig.update_yaxes(title_text=y_title, range=y_range)
+    fig.update_yaxes(title_text=y_title, range=y_range, type="log" if axis == "mse" else "linear")
     fig.update_layout(
         height=460,
         legend={"orientation": "h", "y": -0.18},

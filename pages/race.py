@@ -139,13 +139,15 @@ def ticker() -> None:
 
 
 def image_row(labels: list[str], images: list, shape, first=None) -> None:
-    """One small grid per model, side by side (the inputs first)."""
+    """One small grid per model, side by side, after the inputs (or a blank, so the columns of
+    reconstructions and samples line up)."""
     items = list(zip(labels, images, strict=True))
-    if first is not None:
-        items.insert(0, ("input", first))
+    items.insert(0, ("input", first))
     for start in range(0, len(items), 9):
         chunk = items[start : start + 9]
         for column, (label, digits) in zip(st.columns(9), chunk, strict=False):
+            if digits is None:
+                continue
             rows = [list(digits[i : i + 2]) for i in range(0, len(digits), 2)]
             column.image(grid_png(rows, shape, scale=4), caption=label, width="stretch")
 

@@ -28,7 +28,8 @@ def test_likelihood_race_trains_every_family_and_ranks_by_bits_per_dim():
     assert not at.exception, [e.value for e in at.exception]
     trained(at)
     session = at.session_state.race
-    assert session.running and session.trainer.K == len(likelihoods.names())
+    models = session.trainer.K
+    assert session.running and models == len(likelihoods.names())
     table = at.dataframe[0].value
     assert sorted(table["model"].str.split(" ").str[0]) == sorted(likelihoods.names())
     bits = table["bits/dim"].tolist()

@@ -84,6 +84,7 @@ class RaceSession:
     message: str | None = None  # why training stopped early
     metrics: list[Metrics] | None = None
     metrics_step: int = -1
+    metrics_steps: list[int] = field(default_factory=list)  # each model's step at evaluation
     trails: list[list[tuple[float, float, float]]] = field(default_factory=list)
     pinned: list[PinnedRace] = field(default_factory=list)
     selected: int | None = None  # the model whose reconstructions the sweep shows
@@ -235,6 +236,7 @@ class RaceSession:
             if stale or (self.finished and self.metrics_step != self.step):
                 self.metrics = trainer.evaluate_all(k=EVAL_K, max_examples=EVAL_EXAMPLES)
                 self.metrics_step = self.step
+                self.metrics_steps = list(trainer.steps)
                 for k, m in enumerate(self.metrics):
                     # The squared-error axis: E_q‖x − μ(z)‖²/D for the Gaussian (the distortion
                     # its objective weighs), the displayed reconstruction's MSE otherwise.
@@ -262,7 +264,7 @@ class RaceSession:
                     {
                         "rank": rank,
                         "model": spec.label(),
-                        "steps": self.trainer.steps[k],
+                        "steps": self.metrics_steps[k],
                         "bits/dim": m.bits_per_dim,
                         "ELBO (nats)": m.elbo,
                         "log p(x) IWAE": m.log_px_iwae,
@@ -363,5 +365,5 @@ def _note(spec: ModelSpec, improper: bool, stopped: str | None) -> str:
     if stopped:
         return "stopped: " + stopped.split(":")[0]
     if improper:
-        return "improper on grey data: ELBO not a log-density, no bits/dim"
+        return "improper on grey data"
     return ""
