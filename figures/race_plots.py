@@ -155,7 +155,11 @@ def rate_distortion(
         else "distortion: squared error per pixel"
     )
     fig.update_xaxes(title_text="rate KL(q(z|x) ‖ p(z)) (nats per image)", range=x_range)
-    fig.update_yaxes(title_text=y_title, range=y_range, type="log" if axis == "mse" else "linear")
+    fig.update_yaxes(title_text=y_title, range=y_range)
+    if axis == "mse":  # ticks at 1, 2, 5 × 10^k, written out (Plotly abbreviates minor ones)
+        ticks = [m * 10.0**e for e in range(-6, 3) for m in (1, 2, 5)]
+        ticks = [t for t in ticks if y_range[0] <= np.log10(t) <= y_range[1]]
+        fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     fig.update_layout(
         height=460,
         legend={"orientation": "h", "y": -0.18},

@@ -248,7 +248,8 @@ def sweep_plane(data) -> None:
             )
             + "Each point is one model (its faint line: where it has been). For a Gaussian "
             "with fixed σ the loss is D·MSE/(2σ²) + β·KL, so its objective is constant along the "
-            "dashed line of slope −2βσ²/D: small σ makes rate cheap, large σ makes it dear. "
+            "dashed line of slope −2βσ²/D (straight in linear units, so curved on this log axis): "
+            "small σ makes rate cheap, large σ makes it dear. "
             + (
                 "Grey diamonds: each model's σ². Where they meet the models' squared error "
                 "(gold star) is the fixed-σ optimum σ² = MSE: for fixed weights the ELBO's "

@@ -70,5 +70,7 @@ def test_race_and_sweep_run_live(browser, app_url, artifacts_dir):
         )
         assert error_texts(page) == []
         page.screenshot(path=str(shots / "race-sigma-sweep.png"), full_page=True)
+        page.get_by_text("test digits (top) and reconstructions").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "race-sigma-sweep-clicked.png"))
     finally:
         context.close()
