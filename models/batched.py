@@ -384,8 +384,9 @@ class BatchedTrainer:
         D = x.shape[-1]
         for g in self.groups:
             if g.fused:
-                if len(g.models) == self.K:
-                    o, xg = out, x
+                first, count = g.models[0], len(g.models)
+                if g.models == list(range(first, first + count)):  # a view, no copy
+                    o, xg = out.narrow(0, first, count), x.narrow(0, first, count)
                 else:
                     o, xg = out.index_select(0, g.index), x.index_select(0, g.index)
                 parts.append(
