@@ -177,17 +177,18 @@ def views() -> None:
         },
     )
     st.caption(
-        f"Ranked by **discretised bits/dim**: −log₂ of the probability a model gives each "
-        f"pixel's bin on the data's grid of {data.levels} values (from the family's CDF, through "
-        "the IWAE estimate), per pixel. Every family is scored on the same event, the data's "
-        "bin, so this is the fair comparison. The **ELBO is not**: for the continuous families "
+        "Ranked by **discretised bits/dim**: −log₂ of the probability a model gives the test "
+        f"image's bins on the data's grid of {data.levels} values (each pixel's bin from the "
+        "family's CDF, z integrated out by the IWAE estimate), divided by the number of pixels. "
+        "Every family is scored on the same event, the data's "
+        "bins, so this is the fair comparison. The **ELBO is not**: for the continuous families "
         "it is a log-*density*, and on data that takes a few grey levels a density can exceed 1 "
         "and grows without bound as a model piles its mass onto those levels (a Gaussian with "
         "σ → 0), so nats of ELBO reward that rather than a better fit. "
         + (
             "**BCE on grey data is improper**: the Bernoulli formula is a probability for "
-            "x ∈ {0, 1}; on grey pixels it integrates to less than 1 over [0, 1], so its ELBO is "
-            "no log-likelihood of anything and it has no bits/dim."
+            "x ∈ {0, 1}; on grey pixels it integrates to less than 1 over [0, 1], so its ELBO "
+            "bounds no log-likelihood and it has no bits/dim."
             if data.levels != 2
             else "On binarised data the Bernoulli is a proper distribution, and ranks too."
         )
@@ -247,7 +248,7 @@ def sweep_plane(data) -> None:
                 else "Squared error of the reconstruction at z = μ(x) (the mean per pixel). "
             )
             + "Each point is one model (its faint line: where it has been). For a Gaussian "
-            "with fixed σ the loss is D·MSE/(2σ²) + β·KL, so its objective is constant along the "
+            "with fixed σ the loss is D·MSE/(2σ²) + β·KL + a constant, so it is constant along the "
             "dashed line of slope −2βσ²/D (straight in linear units, so curved on this log axis): "
             "small σ makes rate cheap, large σ makes it dear. "
             + (

@@ -89,3 +89,13 @@ def test_session_trains_to_its_budget_and_tables_what_it_evaluated():
     assert session.pending_reset
     session.reset()
     assert session.trainer is None and not session.pending_reset
+
+
+def test_a_closed_tab_stops_training_within_the_heartbeat():
+    session = RaceSession(RaceSettings(preset="sigma-sweep", values=(0.1,)), pool=None)
+    session.start()
+    assert session.wants_training() and session.train_slice(0.02) is not None
+    session.last_seen -= RaceSession.HEARTBEAT_SECONDS + 0.1  # no fragment run since
+    assert not session.wants_training()
+    session.heartbeat()
+    assert session.wants_training()
