@@ -36,7 +36,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -51,13 +51,14 @@ from models.distributions import (
     huber_rho,
 )
 from models.evaluate import Metrics, evaluate
-from models.trainer import _SYMBOL, History, SliceResult, Status
+from models.trainer import History, SliceResult
 from models.vae import VAE, VAEConfig, kl_per_dim
 
 ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults, as Trainer uses
 ADAM_EPS = 1e-8
 GEN_OFFSET = 1_000_003  # Trainer seeds its batch/ε generator with seed + this
 LAYERS = ("w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4")  # nn.Linear order in VAE.parameters()
+SYMBOLS = {"sigma": "σ", "alpha": "α", "scale": "scale"}
 # The layer tensors are slices of one (K, P) tensor, so their gradients are too; torch warns once
 # that such strides "may impair performance". The layout is what makes Adam one call per step.
 warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
@@ -73,10 +74,18 @@ class ModelSpec:
 
     def label(self) -> str:
         """Short name for tables and legends, e.g. "gaussian σ=0.1" or "laplace scale=0.1, β=2"."""
-        parts = [f"{_SYMBOL.get(k, k)}={v:g}" for k, v in self.params.items()]
+        parts = [f"{SYMBOLS.get(k, k)}={v:g}" for k, v in self.params.items()]
         if self.beta != 1:
             parts.append(f"β={self.beta:g}")
         return self.likelihood + (" " + ", ".join(parts) if parts else "")
+
+
+@dataclass
+class ModelStatus:
+    step: int  # model k's steps
+    stopped: bool  # True once a non-finite loss or weight stopped it (for the rest of the run)
+    stopped_reason: str | None  # what happened, the settings, and the step its weights are from
+    last_good_step: int  # the step whose weights a failure would restore
 
 
 @dataclass
@@ -223,7 +232,7 @@ class BatchedTrainer:
         self.exp_avg_sq = torch.zeros(K, offset)
         with torch.no_grad():
             for k, s in enumerate(self.specs):
-                self._load_row(k, VAE(self._vae_config(k), seed=s.seed))
+                self._load_row(k, VAE(self._vae_config(k, initial=True), seed=s.seed))
         self.layers: dict[str, Tensor] = {}
         for name in shapes:
             p = self._view(self.flat, name).requires_grad_()
@@ -253,8 +262,16 @@ class BatchedTrainer:
         a, b, shape = self._slices[name]
         return flat[:, a:b].view(self.K, *shape)
 
-    def _vae_config(self, k: int) -> VAEConfig:
-        return self.config  # a wider decoder (outputs_per_pixel) would be configured here
+    def _vae_config(self, k: int, initial: bool = False) -> VAEConfig:
+        """Model k's plain-VAE config: the decoder width of its family, where VAEConfig has one.
+        Without one, a wider family starts from the D-output VAE's weights, its extra outputs'
+        weights zero (`initial`), and cannot be handed out as a plain VAE."""
+        per_pixel = self.widths[k] // self.config.data_dim
+        if "outputs_per_pixel" in {f.name for f in fields(VAEConfig)}:
+            return replace(self.config, outputs_per_pixel=per_pixel)
+        if per_pixel != 1 and not initial:
+            raise NotImplementedError("this VAEConfig has one decoder output per pixel")
+        return self.config
 
     def _load_row(self, k: int, vae: VAE) -> None:
         """Copy a plain VAE's weights (nn.Linear stores (out, in)) into row k, transposed."""
@@ -315,8 +332,8 @@ class BatchedTrainer:
         return groups
 
     # -- state -----------------------------------------------------------------------------------
-    def status(self, k: int) -> Status:
-        return Status(
+    def status(self, k: int) -> ModelStatus:
+        return ModelStatus(
             self.steps[k], self.stopped[k] is not None, self.stopped[k], self._good_step[k]
         )
 
@@ -515,7 +532,16 @@ class BatchedTrainer:
         for k in range(self.K):
             steps = self.steps[k] - first[k]
             means = (sums[:, k] / steps).tolist() if steps else [math.nan] * 3
-            result = SliceResult(steps, seconds, self.steps[k], *means, self.stopped[k])
+            loss, recon, kl = means
+            result = SliceResult(
+                steps=steps,
+                seconds=seconds,
+                step=self.steps[k],
+                loss=loss,
+                recon=recon,
+                kl=kl,
+                stopped_reason="non-finite" if self.stopped[k] else None,
+            )
             if steps:
                 self.histories[k].slices.append(result)
             per_model.append(result)
@@ -524,7 +550,7 @@ class BatchedTrainer:
     def _fail(self, k: int, bad_row: int | None, rows: int) -> None:
         s = self.specs[k]
         settings = ", ".join(
-            [f"{_SYMBOL.get(n, n)} = {v:.3g}" for n, v in s.params.items()]
+            [f"{SYMBOLS.get(n, n)} = {v:.3g}" for n, v in s.params.items()]
             + [f"lr = {s.lr:.3g}"]
             + ([f"β = {s.beta:.3g}"] if s.beta != 1 else [])
         )
