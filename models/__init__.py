@@ -7,4 +7,6 @@
 - trainer.py        `Trainer`: bounded training slices, history, mid-run changes, guards
 - evaluate.py       `evaluate` -> `Metrics`: ELBO, MSE, KL per latent, IWAE, bits/dim
 - train.py          the command line: `python -m models.train --help`
+- batched.py        `BatchedTrainer`: K VAEs trained by one batched step, each its own model
+- race.py           the race's presets and report; `python -m models.race --help`
 """

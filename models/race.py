@@ -208,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("steps", "batch_size", "k", "latent_dim", "hidden"):
             if getattr(a, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if a.preset == "likelihoods" and (a.values or a.family != "gaussian"):
+            raise ValueError("--family and --values apply to the sigma-sweep and custom presets")
+        if a.preset != "custom" and a.betas != (1.0,):
+            raise ValueError("--betas applies to the custom preset (the others train at β = 1)")
         if a.values is not None:
             for v in a.values:
                 likelihoods.check_positive("--values", v)

@@ -100,6 +100,7 @@ def test_cli_bad_values_get_one_line():
         (("--values", "0.1,-2", "--preset", "custom"), "--values must be a positive"),
         (("--dataset", "nope"), "unknown dataset"),
         (("--steps", "0"), "--steps must be at least 1"),
+        (("--values", "0.1"), "apply to the sigma-sweep and custom presets"),
     ):
         done = run_cli(*args, "--json")
         assert done.returncode == 2
