@@ -90,7 +90,11 @@ try:
             session.pause()
             st.rerun()
     elif buttons[0].button(
-        "Resume" if session.step and not session.pending_reset else "Start",
+        (
+            "Start"
+            if not session.step or session.pending_reset
+            else ("Finished" if session.finished else "Resume")
+        ),
         icon=":material/play_arrow:",
         key="race_start",
         type="primary",
@@ -289,6 +293,7 @@ if session.pinned:
             f"{index}. {MODES[s.preset]} on {s.dataset}, step {run.step:,}", expanded=True
         ):
             st.dataframe(run.rows, hide_index=True, width="stretch")
+            image_row(run.labels, run.reconstructions, run.image_shape, run.inputs)
             st.download_button(
                 "Table CSV",
                 data=session.table_csv(run.rows),

@@ -70,6 +70,7 @@ class PinnedRace:
     image_shape: tuple[int, int]
     labels: list[str]
     reconstructions: list[np.ndarray]  # per model: (n, D) decoder means of the same test digits
+    inputs: np.ndarray  # (n, D) those test digits
 
 
 @dataclass
@@ -356,6 +357,7 @@ class RaceSession:
                 self.trainer.dataset.image_shape,
                 self.labels(),
                 self.reconstructions(),
+                self.test_digits(),
             )
             self.pinned.append(run)
             return run
