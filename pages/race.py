@@ -47,7 +47,7 @@ seed = columns[3].number_input("seed", 0, 2**31 - 1, 0, key="race_seed")
 family, values, betas = "gaussian", race.SWEEP_VALUES, (1.0,)
 value_grid = sorted(set(SIGMA_GRID) | set(race.SWEEP_VALUES))
 if preset == "likelihoods":
-    st.caption("Every family: " + ", ".join(display(n) for n in likelihoods.names()) + ".")
+    st.caption("Every family: " + "; ".join(display(n) for n in likelihoods.names()) + ".")
 else:
     names = race.sweep_families() if preset == "sigma-sweep" else likelihoods.names()
     columns = st.columns([1, 2, 1] if preset == "custom" else [1, 3])
@@ -172,6 +172,10 @@ def views() -> None:
         hide_index=True,
         width="stretch",
         column_config={
+            "rank": st.column_config.NumberColumn(width="small"),
+            "steps": st.column_config.NumberColumn(width="small"),
+            "active units": st.column_config.NumberColumn("active", width="small"),
+            "note": st.column_config.TextColumn(width="medium"),
             "bits/dim": st.column_config.NumberColumn(format="%.3f"),
             "ELBO (nats)": st.column_config.NumberColumn(format="%.1f"),
             "log p(x) IWAE": st.column_config.NumberColumn(format="%.1f"),
