@@ -184,6 +184,15 @@ def views() -> None:
             "MSE": st.column_config.NumberColumn(format="%.4f"),
         },
     )
+    bce_note = ""
+    if any(spec.likelihood == "bernoulli" for spec in session.trainer.specs):
+        bce_note = (
+            "**BCE on grey data is improper**: the Bernoulli formula is a probability for "
+            "x ∈ {0, 1}; on grey pixels it integrates to less than 1 over [0, 1], so its ELBO "
+            "bounds no log-likelihood and it has no bits/dim."
+            if data.levels != 2
+            else "On binarised data the Bernoulli is a proper distribution, and ranks too."
+        )
     st.caption(
         "Ranked by **discretised bits/dim**: −log₂ of the probability a model gives the test "
         f"image's bins on the data's grid of {data.levels} values (each pixel's bin from the "
@@ -192,14 +201,7 @@ def views() -> None:
         "bins, so this is the fair comparison. The **ELBO is not**: for the continuous families "
         "it is a log-*density*, and on data that takes a few grey levels a density can exceed 1 "
         "and grows without bound as a model piles its mass onto those levels (a Gaussian with "
-        "σ → 0), so nats of ELBO reward that rather than a better fit. "
-        + (
-            "**BCE on grey data is improper**: the Bernoulli formula is a probability for "
-            "x ∈ {0, 1}; on grey pixels it integrates to less than 1 over [0, 1], so its ELBO "
-            "bounds no log-likelihood and it has no bits/dim."
-            if data.levels != 2
-            else "On binarised data the Bernoulli is a proper distribution, and ranks too."
-        )
+        "σ → 0), so nats of ELBO reward that rather than a better fit. " + bce_note
     )
     if trained.preset != "likelihoods" and metrics:
         sweep_plane(data)

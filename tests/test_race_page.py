@@ -57,6 +57,7 @@ def test_sigma_sweep_draws_the_rate_distortion_plane_and_pins():
     assert 6 <= session.trainer.K <= 8
     assert len(at.get("plotly_chart")) == 1  # the plane
     assert "slope −2βσ²/D" in all_text(at)
+    assert "BCE on grey data is improper" not in all_text(at)  # no Bernoulli in a Gaussian sweep
     at.radio(key="race_axis").set_value("nll").run()
     assert not at.exception and "rate + distortion = −ELBO" in all_text(at)
     at.button(key="race_pin").click().run()
