@@ -39,7 +39,11 @@ preset = st.radio("race", list(MODES), format_func=MODES.get, horizontal=True, k
 columns = st.columns(4)
 offered = datasets(session.data_folder)
 dataset = columns[0].selectbox(
-    "data set", offered, format_func=lambda n: DATASET_LABELS.get(n, n), key="race_dataset"
+    "data set",
+    offered,
+    index=offered.index("digits"),  # 8×8: K models still train live on 2 cores
+    format_func=lambda n: DATASET_LABELS.get(n, n),
+    key="race_dataset",
 )
 steps = columns[1].selectbox("steps", STEP_CHOICES, index=1, key="race_steps")
 latent_dim = columns[2].number_input("latent dimensions", 1, 16, 2, key="race_latent")
@@ -164,7 +168,8 @@ def views() -> None:
     data = session.trainer.dataset
     st.caption(
         f"Test-split metrics at step {session.metrics_step:,} "
-        f"(first {min(360, data.test.shape[0])} test images, K = 8 importance samples)."
+        f"(first {min(session.eval_examples, data.test.shape[0])} test images, "
+        "K = 8 importance samples)."
     )
     rows = session.table_rows()
     st.dataframe(

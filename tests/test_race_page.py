@@ -81,3 +81,17 @@ def test_settings_change_asks_for_a_reset_and_bad_races_get_a_message():
     assert not at.exception
     assert any("Cannot build this race" in e.value for e in at.error)
     assert at.button(key="race_start").disabled
+
+
+def test_the_race_runs_on_real_28x28_digits():
+    at = open_page(RACE)
+    at.selectbox(key="race_dataset").set_value("mnist-5k").run()
+    at.button(key="race_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    trained(at)
+    session = at.session_state.race
+    assert session.trainer.dataset.image_shape == (28, 28)
+    assert len(at.dataframe[0].value) == len(likelihoods.names())
+    assert "first 100 test images" in all_text(at)
+    assert "grid of 256 values" in all_text(at)
+    session.pause()

@@ -31,6 +31,7 @@ from ui.training_pool import POOL, TrainingPool
 
 HIDDEN = 128  # the lab's architecture
 EVAL_EXAMPLES = 360  # the whole digits test split; the first 360 of a larger one
+EVAL_EXAMPLES_LARGE = 100  # for D > 64 (28×28), as the lab: bits/dim costs ∝ images·K·D
 EVAL_K = 8  # importance samples for the live IWAE / bits-per-dim estimates
 EVAL_EVERY = 250  # steps between live evaluations (each evaluates every model)
 HISTORY_ROWS = 20_000  # per model; older rows are merged in pairs beyond this
@@ -235,7 +236,7 @@ class RaceSession:
                 return None
             stale = self.metrics is None or self.step - self.metrics_step >= min_interval_steps
             if stale or (self.finished and self.metrics_step != self.step):
-                self.metrics = trainer.evaluate_all(k=EVAL_K, max_examples=EVAL_EXAMPLES)
+                self.metrics = trainer.evaluate_all(k=EVAL_K, max_examples=self.eval_examples)
                 self.metrics_step = self.step
                 self.metrics_steps = list(trainer.steps)
                 for k, m in enumerate(self.metrics):
@@ -246,6 +247,12 @@ class RaceSession:
                     self.trails[k].append((m.kl, -m.recon_log_prob, mse))
                     del self.trails[k][:-TRAIL_POINTS]
             return self.metrics
+
+    @property
+    def eval_examples(self) -> int:
+        """Test images per live evaluation."""
+        dim = 64 if self.trainer is None else self.trainer.dataset.dim
+        return EVAL_EXAMPLES if dim <= 64 else EVAL_EXAMPLES_LARGE
 
     def labels(self) -> list[str]:
         return [] if self.trainer is None else [s.label() for s in self.trainer.specs]
