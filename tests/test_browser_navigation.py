@@ -1,0 +1,74 @@
+"""Browser checks of navigation and privacy: question cards land on their answer, and a page
+load sends no request anywhere but the app's own server."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser_helpers import error_texts, wait_until_idle
+from ui.pages import HOME, all_pages
+from ui.questions import QUESTIONS
+
+pytestmark = pytest.mark.browser
+
+VIEWPORT = {"width": 1400, "height": 1000}
+MAIN_SCROLL = "document.querySelector('[data-testid=\"stMain\"]').scrollTop"
+# Cards in the lower half of the home page whose target pages are shorter than the home page.
+CARDS = [q for q in QUESTIONS if q.key in ("kl-sign", "single-sample", "weight-bce-kl")]
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def test_question_card_clicked_after_scrolling_shows_the_answer_box(page, app_url):
+    """Scroll the home page down to a card and click it: the target page must open with its
+    "You asked / Short answer" box on screen. Streamlit keeps the scroll offset across a page
+    switch when the new page draws fast, which left the box above the viewport in about half of
+    the clicks before the fix, hence several round trips in one session."""
+    page.goto(f"{app_url}/{HOME.href}", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    for question in CARDS * 2:
+        link = page.get_by_text(question.text, exact=True).first
+        link.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        scrolled = page.evaluate(MAIN_SCROLL)
+        assert scrolled > VIEWPORT["height"] / 2, "the card is far enough down to need a scroll"
+        link.click()
+        page.wait_for_url(f"**/{question.page.url_path}?q={question.key}", timeout=30_000)
+        wait_until_idle(page)
+        page.wait_for_timeout(1500)  # charts and images below finish growing the page
+        box = page.get_by_text("You asked:").first
+        top = box.bounding_box()["y"]
+        assert 0 <= top <= VIEWPORT["height"] - 100, f"{question.key}: answer box at y={top}"
+        assert error_texts(page) == []
+        page.get_by_role("link", name=HOME.title).first.click()  # back home in the same session
+        wait_until_idle(page)
+        page.wait_for_timeout(500)
+
+
+def test_no_page_load_sends_a_request_to_another_host(page, app_url):
+    """Privacy: every request a page load makes (documents, scripts, fonts, icons, websockets)
+    goes to the app's own server, never to a font host or CDN."""
+    own = urlsplit(app_url).netloc
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("websocket", lambda socket: requests.append(socket.url))
+    for spec in all_pages():
+        page.goto(f"{app_url}/{spec.href}", wait_until="domcontentloaded")
+        wait_until_idle(page)
+        page.wait_for_timeout(1500)  # late fetches: favicon, fonts, chart assets
+    favicon = page.evaluate("document.querySelector('link[rel~=\"icon\"]')?.href ?? ''")
+    outside = [
+        url
+        for url in [*requests, favicon]
+        if urlsplit(url).scheme not in ("data", "blob", "") and urlsplit(url).netloc != own
+    ]
+    assert len(requests) > 10, "requests were recorded"
+    assert outside == [], f"requests leaving the app's host: {sorted(set(outside))}"
