@@ -37,9 +37,13 @@ def main() -> None:
     navigation = st.navigation(
         {section: [page.to_streamlit() for page in pages] for section, pages in SECTIONS.items()}
     )
-    shared_sidebar()
     scroll_to_top_after_a_page_switch(navigation.url_path)
-    navigation.run()
+    try:
+        navigation.run()
+    finally:
+        # Below the page's own sidebar widgets, so the lab's controls sit right under the menu
+        # (drawn even when a page stops early with st.stop()).
+        shared_sidebar()
     freeze_new_modules()
 
 

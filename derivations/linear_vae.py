@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from numbers import Integral, Real
 
 import numpy as np
@@ -44,6 +45,7 @@ class LinearOptimum:
     active: int  # how many latent dimensions have λᵢ > σ²
     column_norms: np.ndarray  # ‖wᵢ‖ = √max(λᵢ − σ², 0); 0 beyond D
     posterior_variances: np.ndarray  # vᵢ = σ²/λᵢ when active, 1 (the prior) when collapsed
+    posterior_mean_variances: np.ndarray  # Var_x μᵢ(x) = 1 − σ²/λᵢ when active, else 0
     kl_per_dim: np.ndarray  # E_x KL(q(zᵢ|x) ‖ N(0, 1)) = ½ log(λᵢ/σ²) when active, else 0
     total_kl: float  # Σ kl_per_dim
     model_eigenvalues: np.ndarray  # eigenvalues of W Wᵀ + σ² I (D,)
@@ -108,14 +110,15 @@ def optimum(eigenvalues, sigma2: float, latent_dim: int) -> LinearOptimum:
     D = lam.size
     k = min(J, D)
     top = lam[:k]
-    on = top > s2
+    on = active_directions(top, s2)
 
-    norms = np.zeros(J)
-    norms[:k] = np.sqrt(np.maximum(top - s2, 0.0))
-    post_var = np.ones(J)
-    post_var[:k][on] = s2 / top[on]
-    kl = np.zeros(J)
-    kl[:k][on] = 0.5 * np.log(top[on] / s2)
+    # The SymPy expressions below (column_norm_expr, …), lambdified; beyond D: collapsed.
+    per_direction = optimum_per_direction(top, s2)
+    norms, post_var, mean_var, kl = np.zeros(J), np.ones(J), np.zeros(J), np.zeros(J)
+    norms[:k] = per_direction["norm"]
+    post_var[:k] = per_direction["post_var"]
+    mean_var[:k] = per_direction["mean_var"]
+    kl[:k] = per_direction["kl"]
 
     model = np.full(D, s2)
     model[:k] = np.maximum(top, s2)
@@ -135,6 +138,7 @@ def optimum(eigenvalues, sigma2: float, latent_dim: int) -> LinearOptimum:
         active=int(np.sum(on)),
         column_norms=norms,
         posterior_variances=post_var,
+        posterior_mean_variances=mean_var,
         kl_per_dim=kl,
         total_kl=total_kl,
         model_eigenvalues=model,
@@ -232,6 +236,79 @@ def marginal_loglik(cov, W, sigma2: float) -> float:
 
 lam_i = sp.Symbol("lambda_i", positive=True)  # data variance along eigen-direction uᵢ
 w_i = sp.Symbol("w_i", real=True)  # the decoder column's length along uᵢ
+
+
+def _per_direction_loglik() -> sp.Expr:
+    """E_x log N(uᵢᵀx | 0, wᵢ² + σ²): the start of `collapse_derivation`."""
+    return -sp.log(2 * sp.pi * (w_i**2 + sigma**2)) / 2 - lam_i / (2 * (w_i**2 + sigma**2))
+
+
+@cache
+def column_norm_expr() -> sp.Expr:
+    """‖wᵢ‖ at the optimum of an active direction: the positive stationary point of the
+    per-direction log-likelihood (SymPy solves ∂/∂wᵢ = 0; the other roots: 0 and its negative)."""
+    roots = sp.solve(sp.diff(_per_direction_loglik(), w_i), w_i)
+    (positive,) = [r for r in roots if r != 0 and r.subs({lam_i: 2, sigma: 1}).is_positive]
+    return positive
+
+
+@cache
+def posterior_variance_expr() -> sp.Expr:
+    """vᵢ = σ²/(wᵢ² + σ²), the exact posterior variance along uᵢ, at the optimal wᵢ."""
+    return sp.simplify((sigma**2 / (w_i**2 + sigma**2)).subs(w_i, column_norm_expr()))
+
+
+@cache
+def posterior_mean_variance_expr() -> sp.Expr:
+    """Var_x μᵢ(x) at the optimum: μᵢ(x) = wᵢ/(wᵢ² + σ²)·uᵢᵀx and Var_x uᵢᵀx = λᵢ."""
+    mean_map = w_i / (w_i**2 + sigma**2)
+    return sp.simplify((mean_map**2 * lam_i).subs(w_i, column_norm_expr()))
+
+
+@cache
+def kl_per_direction_expr() -> sp.Expr:
+    """E_x KL(N(μᵢ(x), vᵢ) ‖ N(0, 1)) = ½(E μᵢ² + vᵢ − 1 − log vᵢ) at the optimum, returned in
+    the form the page prints, ½·log(λᵢ/σ²), after SymPy confirms it equals the derived one."""
+    v = posterior_variance_expr()
+    derived = (posterior_mean_variance_expr() + v - 1 - sp.log(v)) / 2
+    stated = sp.log(lam_i / sigma**2) / 2
+    if sp.simplify(sp.expand_log(derived - stated, force=True)) != 0:
+        raise AssertionError(f"the stated KL {stated} differs from the derived {derived}")
+    return stated
+
+
+@cache
+def _lambdified() -> dict[str, object]:
+    args = (lam_i, sigma)
+    return {
+        "norm": sp.lambdify(args, column_norm_expr(), modules="numpy"),
+        "post_var": sp.lambdify(args, posterior_variance_expr(), modules="numpy"),
+        "mean_var": sp.lambdify(args, posterior_mean_variance_expr(), modules="numpy"),
+        "kl": sp.lambdify(args, kl_per_direction_expr(), modules="numpy"),
+    }
+
+
+def active_directions(lam: np.ndarray, sigma2: float) -> np.ndarray:
+    """Which directions are active at the optimum: λᵢ > σ² (the SymPy norm is real only there)."""
+    return np.asarray(lam, dtype=float) > sigma2
+
+
+def optimum_per_direction(lam: np.ndarray, sigma2: float) -> dict[str, np.ndarray]:
+    """Column norms, posterior variances, Var_x μᵢ and KLs of the optimum, from the lambdified
+    SymPy expressions for active directions; a collapsed one has 0, 1 (the prior), 0 and 0."""
+    lam = np.asarray(lam, dtype=float)
+    on = active_directions(lam, sigma2)
+    s = math.sqrt(sigma2)
+    functions = _lambdified()
+    out = {
+        "norm": np.zeros(lam.shape),
+        "post_var": np.ones(lam.shape),
+        "mean_var": np.zeros(lam.shape),
+        "kl": np.zeros(lam.shape),
+    }
+    for name, values in out.items():
+        values[on] = np.broadcast_to(functions[name](lam[on], s), values[on].shape)
+    return out
 
 
 def collapse_derivation() -> Derivation:

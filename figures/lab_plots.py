@@ -31,6 +31,35 @@ def downsample(x: np.ndarray, *ys: np.ndarray, max_points: int = MAX_POINTS):
     return (bucket_mean(x), *(bucket_mean(y) for y in ys))
 
 
+LOSS_AXES = ("latest", "symlog")  # y axis of the loss panel: see loss_curves
+
+
+def symlog(values: np.ndarray) -> np.ndarray:
+    """sign(y)·log10(1 + |y|): a log scale for values of either sign (losses can be negative)."""
+    values = np.asarray(values, dtype=float)
+    return np.sign(values) * np.log10(1.0 + np.abs(values))
+
+
+def _symlog_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Tick positions on the symlog axis at 0 and ±10^k, labelled with the loss values."""
+    top = int(np.ceil(max(abs(low), abs(high), 1.0)))
+    values = [0.0] + [sign * 10.0**k for k in range(0, top + 1) for sign in (1.0, -1.0)]
+    ticks = sorted((float(symlog(v)), v) for v in values if low - 0.5 <= symlog(v) <= high + 0.5)
+    return [t for t, _ in ticks], [_power_label(v) for _, v in ticks]
+
+
+def _power_label(value: float) -> str:
+    if value == 0:
+        return "0"
+    exponent = round(math.log10(abs(value)))
+    sign = "−" if value < 0 else ""
+    return f"{sign}{10**exponent:g}" if exponent < 3 else f"{sign}10{_superscript(exponent)}"
+
+
+def _superscript(n: int) -> str:
+    return str(n).translate(str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"))
+
+
 def loss_curves(
     steps: Sequence[float],
     loss: Sequence[float],
@@ -38,14 +67,40 @@ def loss_curves(
     kl: Sequence[float],
     events: Sequence[tuple[float, str]] = (),
     max_points: int = MAX_POINTS,
+    y_axis: str = "latest",
 ) -> go.Figure:
-    """Loss (−ELBO at β = 1), reconstruction and KL per step; markers where settings changed."""
+    """Loss (−ELBO at β = 1), reconstruction and KL per step; markers where settings changed.
+
+    y_axis "latest" zooms the loss panel on the run since the last settings change (a σ change
+    rescales the loss by orders of magnitude, which flattens a shared linear axis); "symlog"
+    shows the whole run on sign(y)·log10(1 + |y|), ticks labelled with the loss itself.
+    """
+    if y_axis not in LOSS_AXES:
+        raise ValueError(f"y_axis must be one of {LOSS_AXES}, got {y_axis!r}")
     x, loss_d, recon_d, kl_d = downsample(steps, loss, recon, kl, max_points=max_points)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss and −log p(x|z) (nats)", "KL (nats)"))
-    fig.add_trace(
-        go.Scatter(x=x, y=loss_d, name="loss = −log p(x|z) + β·KL (−ELBO at β = 1)"), row=1, col=1
+    shown_loss, shown_recon = (
+        (symlog(loss_d), symlog(recon_d)) if y_axis == "symlog" else (loss_d, recon_d)
     )
-    fig.add_trace(go.Scatter(x=x, y=recon_d, name="−E log p(x|z)"), row=1, col=1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss and −log p(x|z) (nats)", "KL (nats)"))
+    hover = "step %{x:.0f}: %{customdata:.4g}<extra></extra>"
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=shown_loss,
+            customdata=loss_d,
+            hovertemplate=hover,
+            name="loss = −log p(x|z) + β·KL (−ELBO at β = 1)",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=shown_recon, customdata=recon_d, hovertemplate=hover, name="−E log p(x|z)"
+        ),
+        row=1,
+        col=1,
+    )
     fig.add_trace(go.Scatter(x=x, y=kl_d, name="KL(q‖p)"), row=1, col=2)
     for step, text in events:
         for col in (1, 2):
@@ -63,13 +118,24 @@ def loss_curves(
         )
     fig.update_layout(height=320, legend={"orientation": "h", "y": -0.2}, **LAYOUT)
     fig.update_xaxes(title_text="step")
-    if len(x) > 20:
-        # The first steps' loss is 10-100x the rest; zoom on the run after them (the line
-        # still starts at step 1, off the top).
-        settled = np.concatenate([loss_d[len(x) // 20 :], recon_d[len(x) // 20 :]])
-        low, high = float(np.min(settled)), float(np.percentile(settled, 99))
-        pad = 0.1 * (high - low or 1.0)
-        fig.update_yaxes(range=[low - pad, high + pad], row=1, col=1)
+    finite = np.isfinite(shown_loss) & np.isfinite(shown_recon)
+    if y_axis == "symlog" and finite.any():
+        both = np.concatenate([shown_loss[finite], shown_recon[finite]])
+        tickvals, ticktext = _symlog_ticks(float(both.min()), float(both.max()))
+        fig.update_yaxes(tickvals=tickvals, ticktext=ticktext, row=1, col=1)
+    elif y_axis == "latest" and len(x) > 20:
+        # Zoom on the points since the last settings change, past the first 5 % of the run
+        # (whose loss is 10-100x the rest); earlier points may leave the panel (double-click
+        # or the symlog axis shows them).
+        last_change = max((step for step, _ in events), default=-np.inf)
+        keep = finite & (np.arange(len(x)) >= len(x) // 20) & (x > last_change)
+        if keep.sum() < 5:
+            keep = finite & (np.arange(len(x)) >= len(x) // 20)
+        if keep.any():
+            settled = np.concatenate([loss_d[keep], recon_d[keep]])
+            low, high = float(np.min(settled)), float(np.percentile(settled, 99))
+            pad = 0.1 * (high - low or abs(high) or 1.0)
+            fig.update_yaxes(range=[low - pad, high + pad], row=1, col=1)
     return fig
 
 
@@ -109,13 +175,45 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray) -> go.Figure:
     return fig
 
 
-def kl_per_dimension(kl: Sequence[float], threshold: float) -> go.Figure:
-    """KL per latent dimension; bars under the threshold (collapsed) are grey."""
+ACTIVE_COLOUR, INACTIVE_COLOUR = "#2563eb", "#9ca3af"
+
+
+def kl_per_dimension(
+    kl: Sequence[float], active: Sequence[bool], mean_variance: Sequence[float] = ()
+) -> go.Figure:
+    """KL per latent dimension, each bar coloured by `active`: the criterion the page's counter
+    uses (Burda et al.'s Var_x μᵢ(x) > 0.01), not a KL cut-off, so bars and counter agree."""
     kl = np.asarray(kl, dtype=float)
-    colours = ["#9ca3af" if v < threshold else "#2563eb" for v in kl]
-    fig = go.Figure(go.Bar(x=[f"z{i + 1}" for i in range(len(kl))], y=kl, marker_color=colours))
-    fig.add_hline(y=threshold, line={"dash": "dot"}, annotation_text=f"collapsed below {threshold}")
-    fig.update_layout(title="KL per latent dimension (nats)", height=300, **LAYOUT)
+    active = np.asarray(active, dtype=bool)
+    if active.shape != kl.shape:
+        raise ValueError(f"one active flag per dimension: {active.shape} flags, {kl.shape} bars")
+    names = np.array([f"z{i + 1}" for i in range(len(kl))])
+    variance = (
+        np.asarray(mean_variance, dtype=float) if len(mean_variance) else np.full(len(kl), np.nan)
+    )
+    fig = go.Figure()
+    for flag, label, colour in (
+        (True, "active", ACTIVE_COLOUR),
+        (False, "inactive", INACTIVE_COLOUR),
+    ):
+        mask = active == flag
+        fig.add_trace(
+            go.Bar(
+                x=names[mask],
+                y=kl[mask],
+                customdata=variance[mask],
+                name=label,
+                marker_color=colour,
+                hovertemplate="%{x}: KL %{y:.3g} nats, Var μ %{customdata:.3g}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title="KL per latent dimension (nats)",
+        height=300,
+        xaxis={"categoryorder": "array", "categoryarray": list(names)},
+        legend={"orientation": "h", "y": -0.15},
+        **LAYOUT,
+    )
     return fig
 
 
@@ -153,20 +251,32 @@ def eigen_spectrum(eigenvalues: Sequence[float], sigma2: float, latent_dim: int)
     return fig
 
 
-def kl_theory_vs_trained(analytic: Sequence[float], trained: Sequence[float] | None) -> go.Figure:
-    """Analytic-optimum KL per dimension beside a trained linear VAE's (both sorted, descending)."""
+def kl_theory_vs_trained(
+    analytic: Sequence[float], trained: Sequence[float] | None, trained_label: str = ""
+) -> go.Figure:
+    """Analytic-optimum KL per dimension beside a trained linear VAE's (both sorted, descending).
+
+    `trained_label` names the second bars (e.g. "after 4,000 steps"); None draws the analytic
+    bars alone (before any training)."""
     analytic = np.asarray(analytic, dtype=float)
     fig = go.Figure()
     names = [f"{i + 1}" for i in range(len(analytic))]
     fig.add_trace(go.Bar(x=names, y=analytic, name="analytic optimum"))
     if trained is not None:
-        fig.add_trace(go.Bar(x=names, y=np.sort(np.asarray(trained, float))[::-1], name="trained"))
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=np.sort(np.asarray(trained, float))[::-1],
+                name=trained_label or "trained",
+            )
+        )
     fig.update_layout(
         title="KL per latent dimension (sorted)",
         barmode="group",
         height=320,
         xaxis_title="dimension (by size)",
         yaxis_title="nats",
+        showlegend=True,
         **LAYOUT,
     )
     return fig

@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from scipy import stats
 
 LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "height": 360, "template": "plotly_white"}
+FAMILY_COLOURS = ("#2563eb", "#dc2626", "#059669")  # Gaussian, Laplace, Huber, in every panel
 
 
 def gaussian_loglik_vs_residual(sigma: float, points: int = 201) -> go.Figure:
@@ -89,57 +90,75 @@ def robust_densities(scale: float, alpha: float, huber_log_normaliser, points: i
         f"Huber (α = {alpha:.3g}, s)": log_huber,
     }
     fig = make_subplots(rows=1, cols=2, subplot_titles=("density", "loss = −log density"))
-    for name, logp in curves.items():
-        fig.add_trace(go.Scatter(x=r, y=np.exp(logp), name=name, legendgroup=name), row=1, col=1)
+    for colour, (name, logp) in zip(FAMILY_COLOURS, curves.items(), strict=False):
+        line = {"color": colour}  # one colour per family in both panels; one legend for both
         fig.add_trace(
-            go.Scatter(x=r, y=-logp, name=name, legendgroup=name, showlegend=False), row=1, col=2
+            go.Scatter(x=r, y=np.exp(logp), name=name, legendgroup=name, line=line), row=1, col=1
         )
-    fig.update_layout(legend={"orientation": "h", "y": -0.2}, **LAYOUT)
+        fig.add_trace(
+            go.Scatter(x=r, y=-logp, name=name, legendgroup=name, showlegend=False, line=line),
+            row=1,
+            col=2,
+        )
+    fig.update_layout(
+        legend={"orientation": "h", "y": -0.2, "title": {"text": "both panels:"}}, **LAYOUT
+    )
     fig.update_xaxes(title_text="residual x − μ")
     return fig
 
 
 def kl_monte_carlo(mu: float, sigma: float, samples: np.ndarray, closed_form: float):
-    """Histogram of single-sample KL estimates log q(z) − log p(z), z ~ q, with the closed form."""
+    """Histogram of single-sample KL estimates log q(z) − log p(z), z ~ q, with the closed form.
+
+    The two reference values are vertical lines named in the legend below the chart (labels
+    written on the chart sat on the bars)."""
+    counts, _ = np.histogram(samples, bins=60)
+    top = float(counts.max()) if counts.size else 1.0
     fig = go.Figure()
     fig.add_trace(go.Histogram(x=samples, nbinsx=60, name="single-sample estimates"))
-    fig.add_vline(x=closed_form, line={"color": "crimson"}, annotation_text="closed-form KL")
-    fig.add_vline(
-        x=float(np.mean(samples)),
-        line={"dash": "dash"},
-        annotation_text="mean of estimates",
-        annotation_position="bottom right",
-    )
+    for x, name, line in (
+        (closed_form, "closed-form KL", {"color": "crimson", "width": 2}),
+        (float(np.mean(samples)), "mean of estimates", {"color": "black", "dash": "dash"}),
+    ):
+        fig.add_trace(go.Scatter(x=[x, x], y=[0, 1.05 * top], mode="lines", name=name, line=line))
     fig.update_layout(
         title=f"q = N({mu:.2f}, {sigma:.2f}²) against p = N(0, 1)",
         xaxis_title="log q(z) − log p(z)",
         yaxis_title="count",
-        showlegend=False,
+        legend={"orientation": "h", "y": -0.25},
         **LAYOUT,
     )
     return fig
 
 
-def beta_vs_sigma(sigma: float) -> go.Figure:
-    """β = 2σ² on log-log axes, with the chosen σ marked."""
+def beta_vs_sigma(sigma: float, beta_of_sigma, sigma_at_beta_one: float) -> go.Figure:
+    """β(σ) on log-log axes, with the chosen σ marked; ticks in powers of ten (an SI "μ" would
+    read as the decoder mean).
+
+    `beta_of_sigma` is the derivation's own β(σ) (derivations.elbo.beta_for_sigma), and
+    `sigma_at_beta_one` its inverse at β = 1, so the chart draws the object the page derives."""
     sigmas = np.logspace(-3, 1, 200)
+    beta_here = float(beta_of_sigma(sigma))
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=sigmas, y=2 * sigmas**2, name="β = 2σ²"))
+    fig.add_trace(go.Scatter(x=sigmas, y=beta_of_sigma(sigmas), name="β(σ)"))
     fig.add_trace(
         go.Scatter(
             x=[sigma],
-            y=[2 * sigma**2],
+            y=[beta_here],
             mode="markers+text",
-            text=[f"β = {2 * sigma**2:.3g}"],
+            text=[f"β = {beta_here:.3g}"],
             textposition="top left",
             marker={"size": 12},
             name="your σ",
         )
     )
-    fig.add_hline(y=1.0, line={"dash": "dot"}, annotation_text="β = 1 (σ = 1/√2)")
+    fig.add_hline(
+        y=1.0, line={"dash": "dot"}, annotation_text=f"β = 1 (σ = {sigma_at_beta_one:.3g})"
+    )
+    powers = {"type": "log", "exponentformat": "power", "dtick": 1}
     fig.update_layout(
-        xaxis={"type": "log", "title": "decoder σ"},
-        yaxis={"type": "log", "title": "KL weight β"},
+        xaxis={**powers, "title": "decoder σ"},
+        yaxis={**powers, "title": "KL weight β"},
         showlegend=False,
         **LAYOUT,
     )

@@ -11,7 +11,7 @@ bits/dim, drawn from a generator seeded by `seed`, so the numbers are reproducib
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -36,6 +36,8 @@ class Metrics:
     kl_per_dim      the closed-form KL of each latent, averaged over examples (length L).
     active_units    latents with Var_x(μ_i(x)) > 0.01 (Burda et al. 2016, "active units"); a
                     collapsed latent has μ_i(x) constant and KL_i ≈ 0.
+    mean_variance_per_dim  Var_x(μ_i(x)) per latent, the quantity `active_units` thresholds, so
+                    a page can mark exactly the units it counts (`active_per_dim`).
     log_px_iwae     log p(x) ≈ log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x) (Burda et al. 2016): a lower
                     bound on log p(x) in expectation, >= the ELBO, tight as K grows. A density for
                     continuous families, so it is not comparable across families.
@@ -56,6 +58,12 @@ class Metrics:
     bits_per_dim: float | None
     k: int  # importance samples per example
     n: int  # examples evaluated
+    mean_variance_per_dim: list[float] = field(default_factory=list)
+
+    @property
+    def active_per_dim(self) -> list[bool]:
+        """Whether each latent counts as active, by the criterion `active_units` counts."""
+        return [v > ACTIVE_THRESHOLD for v in self.mean_variance_per_dim]
 
     def as_dict(self) -> dict:
         """The CLI's "test" object (non-finite values become None, which JSON has as null)."""
@@ -142,8 +150,9 @@ def evaluate(
         model.train(modes[0])
         likelihood.train(modes[1])
     recon, kl = tot["recon"] / N, tot["kl"] / N
-    mu_all = torch.cat(mus)
-    active = int((mu_all.double().var(0, unbiased=False) > ACTIVE_THRESHOLD).sum()) if N > 1 else 0
+    mu_all = torch.cat(mus).double()
+    variance = mu_all.var(0, unbiased=False) if N > 1 else torch.zeros(mu_all.shape[1])
+    active = int((variance > ACTIVE_THRESHOLD).sum())
     return Metrics(
         elbo=recon - kl,
         recon_log_prob=recon,
@@ -155,4 +164,5 @@ def evaluate(
         bits_per_dim=-tot["bits"] / (N * D * math.log(2)) if bins else None,
         k=k,
         n=N,
+        mean_variance_per_dim=variance.tolist(),
     )

@@ -4,10 +4,12 @@ import math
 
 import numpy as np
 import streamlit as st
+import sympy as sp
 
 from derivations import linear_vae
 from figures.images import grid_png
 from figures.lab_plots import eigen_spectrum, kl_theory_vs_trained
+from models.evaluate import ACTIVE_THRESHOLD
 from ui import pages
 from ui.collapse_view import COLLAPSE_DATA, column_images, dataset_eigen
 from ui.controls import log_slider
@@ -40,12 +42,15 @@ TRAIN_STEPS = 4000  # enough for the linear VAE on digits to reach its optimum (
 
 st.title("Posterior collapse, explained by the linear VAE")
 arrival_banner(pages.COLLAPSE.url_path)
+# The formulas shown are the SymPy objects derivations/linear_vae.py derives and lambdifies.
+NORM_TEX = sp.latex(linear_vae.column_norm_expr())
+KL_TEX = sp.latex(linear_vae.kl_per_direction_expr())
 st.markdown(
     "Lucas et al. (2019), *Don't Blame the ELBO!*: for a **linear** Gaussian VAE the ELBO's "
     "optimum is probabilistic PCA. With data-covariance eigenvalues $\\lambda_i$ and decoder "
     "noise $\\sigma^2$, latent dimension $i$ is active only when $\\lambda_i > \\sigma^2$; its "
-    "decoder column has norm $\\sqrt{\\lambda_i-\\sigma^2}$ and its KL is "
-    "$\\tfrac12\\log(\\lambda_i/\\sigma^2)$. Dimensions with $\\lambda_i \\le \\sigma^2$ "
+    f"decoder column has norm $\\lVert w_i\\rVert = {NORM_TEX}$ and its expected KL is "
+    f"${KL_TEX}$. Dimensions with $\\lambda_i \\le \\sigma^2$ "
     "**collapse**: their posterior is the prior. So collapse is not a bug of the ELBO; it is "
     "what a too-large σ (a too-large KL weight) asks for."
 )
@@ -74,9 +79,9 @@ st.image(
     grid_png([column_images(columns)], image_shape, scale=64 // image_shape[0]),
     width=min(90 * latent_dim, 900),
 )
-st.caption(
-    "Column i is the i-th principal direction scaled by √(λᵢ − σ²); a collapsed dimension's "
-    "column is exactly zero (flat grey): the decoder ignores that latent."
+st.markdown(
+    f"Column $i$ is the $i$-th principal direction scaled by ${NORM_TEX}$; a collapsed "
+    "dimension's column is exactly zero (flat grey): the decoder ignores that latent."
 )
 
 st.header("Practice: train a linear VAE with this σ²", anchor="training")
@@ -105,20 +110,37 @@ elif st.button(
     st.rerun()
 
 
+ACTIVE_RULE = (
+    f"Active units, counted the same way for both (Burda et al. 2016): Var_x μᵢ(x) > "
+    f"{ACTIVE_THRESHOLD}, the variance over digits of the encoder mean. At the optimum it is "
+    f"${sp.latex(linear_vae.posterior_mean_variance_expr())}$ for an active direction."
+)
+
+
 def training_view() -> None:
     session.heartbeat()  # the background worker trains this session only while the tab beats
     if st.session_state.get("collapse_drawn_running") and not session.running:
         st.rerun()  # the step budget is spent: redraw the button, stop the timer
-    if session.trainer is None:
+    analytic_active = int(np.sum(optimum.posterior_mean_variances > ACTIVE_THRESHOLD))
+    if session.trainer is None or session.step == 0:
+        # Nothing has been trained yet: a freshly initialised model is not "trained".
         st.plotly_chart(kl_theory_vs_trained(optimum.kl_per_dim, None), key="collapse_kl")
+        st.markdown(
+            f"Analytic optimum: **{analytic_active}** active units. Press **Train the linear "
+            "VAE** to compare a model trained by gradient descent."
+        )
+        st.caption(ACTIVE_RULE)
         return
     metrics = session.refresh_metrics(min_interval_steps=100)
     trained = np.asarray(metrics.kl_per_dim)
-    st.plotly_chart(kl_theory_vs_trained(optimum.kl_per_dim, trained), key="collapse_kl")
+    label = f"after {session.metrics_step:,} steps"
+    st.plotly_chart(kl_theory_vs_trained(optimum.kl_per_dim, trained, label), key="collapse_kl")
     st.markdown(
-        f"step {session.step:,} · trained active units **{metrics.active_units}** · analytic "
-        f"**{optimum.active}** · {'training' if session.running else 'stopped'}"
+        f"Active units: analytic optimum **{analytic_active}** · {label} "
+        f"**{metrics.active_units}** · {'training' if session.running else 'stopped'} "
+        f"(step {session.step:,})"
     )
+    st.caption(ACTIVE_RULE)
 
 
 st.fragment(training_view, run_every=0.5 if session.running else None)()

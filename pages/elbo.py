@@ -1,8 +1,9 @@
 """The ELBO with the right sign, and fixed-σ Gaussian ELBO = β-VAE on SSE with β = 2σ²."""
 
 import streamlit as st
+import sympy as sp
 
-from derivations.elbo import beta_for_sigma
+from derivations.elbo import beta_expr, beta_for_sigma, sigma_for_beta
 from figures.likelihood_plots import beta_vs_sigma
 from ui import pages
 from ui.controls import log_slider
@@ -55,7 +56,10 @@ def beta_explorer() -> None:
             "decoder with this σ reach the same weights."
         )
     with right:
-        st.plotly_chart(beta_vs_sigma(sigma), key="beta_curve")
+        st.plotly_chart(
+            beta_vs_sigma(sigma, beta_for_sigma, float(sigma_for_beta(1.0))), key="beta_curve"
+        )
+        st.caption(f"The curve is the derivation's own β(σ) = ${sp.latex(beta_expr())}$.")
 
 
 beta_explorer()

@@ -12,8 +12,9 @@ from ui import pages
 from ui.derivation_view import arrival_banner
 from ui.draw_view import drawing_panel, mark_drawing
 from ui.lab_controls import lab_session, settings_controls
-from ui.lab_session import comparison_rows
+from ui.lab_session import EVAL_K, comparison_rows
 from ui.mse_demo import mse_demo_panel
+from ui.number_format import compact
 
 TICK_SECONDS = 0.3  # step counter refresh (and heartbeat: training needs the tab to be open)
 PICTURES_SECONDS = 2.0  # loss curves and images (each redraw is a Plotly render in the browser)
@@ -115,12 +116,19 @@ def training_ticker() -> None:
     steps_per_second = session.steps_per_second()
     rate = f" · {steps_per_second:,.0f} steps/s" if steps_per_second else ""
     state = "training" if session.running else "paused"
-    percentiles = session.update_percentiles()
-    timing = ""
-    if percentiles:
-        timing = f" · update p50 {percentiles[0]:.0f} ms, p95 {percentiles[1]:.0f} ms"
     st.markdown(f"**step {session.step:,}**{rate} · {state}")
-    st.caption(f"server-side update times over the last {len(session.update_ms)} updates{timing}")
+
+
+def developer_readout() -> None:
+    """Server-side update times of the live views, for whoever tunes the refresh timers."""
+    percentiles = session.update_percentiles()
+    if percentiles:
+        st.caption(
+            f"server-side update times over the last {len(session.update_ms)} updates: "
+            f"p50 {percentiles[0]:.0f} ms, p95 {percentiles[1]:.0f} ms"
+        )
+    else:
+        st.caption("No updates timed yet.")
 
 
 def pictures() -> None:
@@ -128,9 +136,24 @@ def pictures() -> None:
         return
     data = session.data
     history = session.history()
+    y_axis = st.radio(
+        "loss axis",
+        ("latest", "symlog"),
+        format_func={
+            "latest": "zoom on the run since the last change",
+            "symlog": "whole run, log scale (symmetric: losses can be negative)",
+        }.get,
+        horizontal=True,
+        key="lab_loss_axis",
+    )
     st.plotly_chart(
         loss_curves(
-            history["step"], history["loss"], history["recon"], history["kl"], history["events"]
+            history["step"],
+            history["loss"],
+            history["recon"],
+            history["kl"],
+            history["events"],
+            y_axis=y_axis,
         ),
         key="lab_losses",
     )
@@ -158,21 +181,26 @@ def analysis() -> None:
     if session.trainer is None:
         return
     data = session.data
-    metrics = session.refresh_metrics()
+    # Any step since the last evaluation refreshes it, so a rerun (Resume, a widget) never shows
+    # numbers from an older model; while training this fragment runs every ANALYSIS_SECONDS.
+    metrics = session.refresh_metrics(min_interval_steps=1)
     m = st.columns(5)
-    m[0].metric("test ELBO (nats/image)", f"{metrics.elbo:.1f}")
-    m[1].metric("MSE per pixel", f"{metrics.mse:.4f}")
-    m[2].metric("KL (nats)", f"{metrics.kl:.2f}")
-    m[3].metric("active units", f"{metrics.active_units} / {session.trainer.config.latent_dim}")
-    bits = "n/a" if metrics.bits_per_dim is None else f"{metrics.bits_per_dim:.3f}"
+    m[0].metric("test ELBO (nats/image)", compact(metrics.elbo, 1))
+    m[1].metric("MSE per pixel", compact(metrics.mse, 4))
+    m[2].metric("KL (nats)", compact(metrics.kl, 2))
+    m[3].metric(
+        "active units",
+        f"{metrics.active_units} / {session.trainer.config.latent_dim}",
+        help=ACTIVE_RULE,
+    )
     m[4].metric(
         "bits/dim (discretised)",
-        bits,
+        compact(metrics.bits_per_dim, 3),
         help="The one number comparable across likelihoods: −log₂ P(data bin) per pixel.",
     )
     st.caption(
         f"Test-split metrics at step {session.metrics_step:,} on {metrics.n} test images "
-        "(importance samples K = 8)."
+        f"(importance samples K = {EVAL_K})."
     )
     left, middle, right = st.columns([3, 2, 2])
     with middle:
@@ -197,11 +225,23 @@ def analysis() -> None:
         else:
             st.caption("Click a point to see that digit and its decoding.")
     with right:
-        st.plotly_chart(kl_per_dimension(metrics.kl_per_dim, ACTIVE_THRESHOLD), key="lab_kl")
-        st.caption(
-            "A grey bar is a collapsed dimension: its posterior equals the prior, so it carries "
-            "no information. Raise σ (or β) and watch them go grey."
+        st.plotly_chart(
+            kl_per_dimension(
+                metrics.kl_per_dim, metrics.active_per_dim, metrics.mean_variance_per_dim
+            ),
+            key="lab_kl",
         )
+        st.caption(
+            f"Bar height: the dimension's KL. Colour: {ACTIVE_RULE} The counter above counts "
+            "the blue bars. Raise σ (or β) and watch them go grey."
+        )
+
+
+ACTIVE_RULE = (
+    "a dimension is **active** (blue) when its posterior mean μᵢ(x) varies across the test "
+    f"digits, Var_x μᵢ(x) > {ACTIVE_THRESHOLD} (Burda et al. 2016); an inactive (grey) one "
+    "barely changes with the digit: their test for a unit the model does not use."
+)
 
 
 def every(seconds: float) -> float | None:
@@ -212,6 +252,8 @@ st.subheader("Live views", anchor="live")
 st.fragment(timed(training_ticker), run_every=every(TICK_SECONDS))()
 st.fragment(timed(pictures), run_every=every(PICTURES_SECONDS))()
 st.fragment(timed(analysis), run_every=every(ANALYSIS_SECONDS))()
+with st.expander("For developers: update times of the live views"):
+    st.fragment(developer_readout, run_every=every(PICTURES_SECONDS))()
 
 # ---- pinned runs ----------------------------------------------------------------------------
 if session.pinned:

@@ -69,9 +69,11 @@ def test_latent_scatter_carries_indices_for_click_decoding():
     assert indices == list(range(30))
 
 
-def test_collapsed_dimensions_are_grey():
-    fig = kl_per_dimension([2.0, 0.001, 0.5], threshold=0.01)
-    assert list(fig.data[0].marker.color) == ["#2563eb", "#9ca3af", "#2563eb"]
+def test_inactive_dimensions_are_grey_by_the_given_flags_not_by_their_kl():
+    # z2 has a large KL but is inactive (its posterior mean does not vary): grey all the same.
+    fig = kl_per_dimension([2.0, 0.9, 0.5], active=[True, False, True])
+    colours = {trace.marker.color: list(trace.x) for trace in fig.data}
+    assert colours == {"#2563eb": ["z1", "z3"], "#9ca3af": ["z2"]}
     spectrum = eigen_spectrum([3.0, 1.0, 0.2, 0.1], sigma2=0.5, latent_dim=3)
     assert list(spectrum.data[0].marker.color) == ["#2563eb", "#2563eb", "#dc2626", "#d1d5db"]
 

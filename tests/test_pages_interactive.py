@@ -82,7 +82,7 @@ def test_collapse_page_trains_a_linear_vae():
     at.run()
     assert session.linear and session.step > 0
     assert session.trainer.config.linear
-    assert any("trained active units" in m.value for m in at.markdown)
+    assert any(f"after {session.metrics_step:,} steps" in m.value for m in at.markdown)
 
 
 # ---- the checker

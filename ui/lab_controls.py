@@ -36,10 +36,33 @@ def lab_session() -> LabSession:
 
 
 def settings_controls(session: LabSession) -> LabSettings:
-    """Widgets in the sidebar, seeded from the session's settings; returns what they show."""
+    """Widgets in the sidebar, seeded from the session's settings; returns what they show.
+
+    Ordered by how often a learner reaches for them: the likelihood, its σ and the learning
+    rate come first (above the fold at 1400×1000), the model and data choices last."""
     current = session.settings
     with st.sidebar:
-        st.subheader("Lab settings")
+        st.markdown("**Lab settings**")
+        names = likelihoods.names()
+        likelihood = st.selectbox(
+            "likelihood p(x|z)",
+            names,
+            index=names.index(current.likelihood),
+            format_func=lambda n: likelihoods.info(n).display,
+            key="lab_likelihood",
+        )
+        info = likelihoods.info(likelihood)
+        sigma = current.sigma
+        if info.slider:
+            symbol = "σ" if info.slider == "sigma" else "scale"
+            sigma = log_slider(f"{symbol} (log scale)", "lab_sigma", current.sigma, SIGMA_GRID)
+        lr = log_slider("learning rate", "lab_lr", current.lr, LR_GRID)
+        st.caption(info.note)
+        alpha = current.alpha
+        if "alpha" in info.params:
+            alpha = log_slider("Huber α", "lab_alpha", current.alpha, SIGMA_GRID)
+        beta = log_slider("KL weight β (1 = the ELBO)", "lab_beta", current.beta, BETA_GRID)
+        st.markdown("**Model and data** (a change asks for a reset)")
         # MNIST-like sets only when the server names their folder: a visitor never picks a
         # path on the server (no file probing, no reading whatever a path points at).
         offered = DATASETS if session.data_folder else EMBEDDED_DATASETS
@@ -54,25 +77,6 @@ def settings_controls(session: LabSession) -> LabSettings:
             help=f"MNIST and Fashion-MNIST appear when the server sets {DATA_FOLDER_ENV} to a "
             "folder with their IDX files.",
         )
-        names = likelihoods.names()
-        likelihood = st.selectbox(
-            "likelihood p(x|z)",
-            names,
-            index=names.index(current.likelihood),
-            format_func=lambda n: likelihoods.info(n).display,
-            key="lab_likelihood",
-        )
-        info = likelihoods.info(likelihood)
-        st.caption(info.note)
-        sigma = current.sigma
-        if info.slider:
-            symbol = "σ" if info.slider == "sigma" else "scale"
-            sigma = log_slider(f"{symbol} (log scale)", "lab_sigma", current.sigma, SIGMA_GRID)
-        alpha = current.alpha
-        if "alpha" in info.params:
-            alpha = log_slider("Huber α", "lab_alpha", current.alpha, SIGMA_GRID)
-        beta = log_slider("KL weight β (1 = the ELBO)", "lab_beta", current.beta, BETA_GRID)
-        lr = log_slider("learning rate", "lab_lr", current.lr, LR_GRID)
         latent_dim = st.number_input(
             "latent dimensions", 1, 32, current.latent_dim, key="lab_latent_dim"
         )
