@@ -16,6 +16,7 @@ from ui.controls import log_slider
 from ui.derivation_view import arrival_banner, show_derivation
 from ui.lab_session import LabSession, cached_dataset
 from ui.lab_settings import LabSettings
+from ui.number_format import compact
 
 SIGMA2_GRID = (
     0.01,
@@ -48,11 +49,17 @@ KL_TEX = sp.latex(linear_vae.kl_per_direction_expr())
 st.markdown(
     "Lucas et al. (2019), *Don't Blame the ELBO!*: for a **linear** Gaussian VAE the ELBO's "
     "optimum is probabilistic PCA. With data-covariance eigenvalues $\\lambda_i$ and decoder "
-    "noise $\\sigma^2$, latent dimension $i$ is active only when $\\lambda_i > \\sigma^2$; its "
-    f"decoder column has norm $\\lVert w_i\\rVert = {NORM_TEX}$ and its expected KL is "
-    f"${KL_TEX}$. Dimensions with $\\lambda_i \\le \\sigma^2$ "
-    "**collapse**: their posterior is the prior. So collapse is not a bug of the ELBO; it is "
-    "what a too-large σ (a too-large KL weight) asks for."
+    "noise $\\sigma^2$, latent dimension $i$ is active only when $\\lambda_i > \\sigma^2$; "
+    "then its decoder column's norm and its expected KL are"
+)
+st.latex(
+    f"\\lVert w_i\\rVert = {NORM_TEX}, \\qquad "
+    f"\\mathbb E_x\\,\\mathrm{{KL}}\\big(q(z_i\\mid x)\\,\\|\\,p(z_i)\\big) = {KL_TEX}."
+)
+st.markdown(
+    "Dimensions with $\\lambda_i \\le \\sigma^2$ **collapse**: their column is zero and "
+    "their posterior is the prior. So collapse is not a bug of the ELBO; it is what a too-large "
+    "σ (a too-large KL weight) asks for."
 )
 
 st.header("Theory: drag σ² across the spectrum", anchor="spectrum")
@@ -67,8 +74,8 @@ eigenvalues, eigenvectors = dataset_eigen(data_name)
 optimum = linear_vae.optimum(eigenvalues, sigma2, latent_dim)
 with left:
     st.metric("active dimensions", f"{optimum.active} / {latent_dim}")
-    st.metric("optimal log-likelihood (nats/image)", f"{optimum.loglik:.1f}")
-    st.metric("total KL at the optimum", f"{optimum.total_kl:.2f} nats")
+    st.metric("optimal log-likelihood (nats/image)", compact(optimum.loglik, 1))
+    st.metric("total KL at the optimum (nats)", compact(optimum.total_kl, 2))
 with right:
     st.plotly_chart(eigen_spectrum(eigenvalues[:24], sigma2, latent_dim), key="collapse_spectrum")
 

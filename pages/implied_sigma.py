@@ -57,7 +57,7 @@ def snippet_picker(label: str, table: dict, key: str, default: int) -> None:
         args=(table, key, PREFIX),
     )
     if pick in table:
-        st.code(table[pick].code, language="python")
+        st.code(table[pick].code, language="python", wrap_lines=True)  # never cut off
         st.caption(table[pick].source)
 
 

@@ -157,7 +157,7 @@ def test_collapse_page_prints_the_sympy_objects_it_computes_with():
     import sympy as sp
 
     at = open_page(COLLAPSE)
-    shown = "\n".join(m.value for m in at.markdown)
+    shown = "\n".join([m.value for m in at.markdown] + [m.value for m in at.latex])
     assert sp.latex(linear_vae.kl_per_direction_expr()) in shown
     assert sp.latex(linear_vae.column_norm_expr()) in shown
 
@@ -217,3 +217,28 @@ def test_elbo_page_chart_draws_the_derivations_beta():
     at = open_page(ELBO)
     assert not at.exception
     assert any("2 \\sigma^{2}" in c.value for c in at.caption)
+
+
+# ---- the implied-σ page -----------------------------------------------------------------------
+def test_a_number_times_a_fraction_prints_with_a_product_sign():
+    import sympy as sp
+
+    from derivations.base import D
+    from ui.latex import latex
+
+    two_sigma2 = sp.Mul(2, D / 2, evaluate=False)  # 2σ² with σ² = D/2, as the page builds it
+    assert latex(two_sigma2) == r"2 \cdot \frac{D}{2}"  # not "2 \frac{D}{2}", read as 2 D/2
+    assert latex(sp.Mul(2, sp.Pow(two_sigma2, -1, evaluate=False), evaluate=False)) == (
+        r"\frac{2}{2 \cdot \frac{D}{2}}"
+    )
+    assert latex(sp.Symbol("x_2") * D / 2) == sp.latex(sp.Symbol("x_2") * D / 2)
+
+
+def test_implied_sigma_page_wraps_code_and_shows_two_times_d_over_two():
+    from ui.pages import IMPLIED_SIGMA
+
+    at = open_page(IMPLIED_SIGMA)
+    assert not at.exception
+    assert all(code.proto.wrap_lines for code in at.code)
+    shown = "\n".join(block.value for block in at.latex)
+    assert r"2 \cdot \frac{D}{2}" in shown and r"2 \frac{D}{2}" not in shown

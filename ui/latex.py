@@ -6,6 +6,7 @@ Pure (no Streamlit): the same SymPy objects the checker verifies are rendered he
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -14,6 +15,14 @@ from derivations.base import Derivation, Step, check_derivation
 
 DROP_COLOUR = "#fde2e2"  # pale red: this term leaves the objective
 SCALE_COLOUR = "#dbeafe"  # pale blue: this factor leaves the objective
+# SymPy prints an unevaluated 2·(D/2) as "2 \frac{D}{2}", which reads as the mixed number
+# "2 D/2"; a number directly before a fraction gets an explicit \cdot.
+_NUMBER_BEFORE_FRACTION = re.compile(r"(?<![\w^_.])(\d+(?:\.\d+)?) \\frac")
+
+
+def latex(expr: sp.Basic) -> str:
+    """`sp.latex(expr)`, with a visible product sign between a number and a fraction."""
+    return _NUMBER_BEFORE_FRACTION.sub(r"\1 \\cdot \\frac", sp.latex(expr))
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ def _marked(term: sp.Expr, colour: str, caption: str) -> str:
 
 
 def step_latex(step: Step, parameters: str) -> str:
-    expr = sp.latex(step.expr)
+    expr = latex(step.expr)
     if step.relation == "start":
         return expr
     if step.relation == "equal":
