@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser_helpers import error_texts, wait_until_idle
-from ui.pages import HOME, all_pages
+from ui.pages import HOME, LAB, all_pages
 from ui.questions import QUESTIONS
 
 pytestmark = pytest.mark.browser
@@ -72,3 +72,18 @@ def test_no_page_load_sends_a_request_to_another_host(page, app_url):
     ]
     assert len(requests) > 10, "requests were recorded"
     assert outside == [], f"requests leaving the app's host: {sorted(set(outside))}"
+
+
+def test_lab_controls_learners_reach_for_are_above_the_fold(page, app_url, artifacts_dir):
+    """At 1400×1000 the likelihood, σ and learning-rate controls show without scrolling the
+    sidebar (they sat below the page menu, the notes and the data-set picker)."""
+    page.goto(f"{app_url}/{LAB.href}", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    for label in ("likelihood p(x|z)", "σ (log scale)", "learning rate"):
+        widget = sidebar.get_by_test_id("stWidgetLabel").filter(has_text=label).first
+        box = widget.bounding_box()
+        assert box is not None, label
+        # the label and the control under it (about 50 px) fit in the window
+        assert box["y"] + box["height"] + 50 <= VIEWPORT["height"], f"{label} at y={box['y']}"
+    page.screenshot(path=str(artifacts_dir / "screenshots" / "live-lab-sidebar-fold.png"))
