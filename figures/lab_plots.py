@@ -212,6 +212,7 @@ def kl_per_dimension(
         height=300,
         xaxis={"categoryorder": "array", "categoryarray": list(names)},
         legend={"orientation": "h", "y": -0.15},
+        showlegend=True,  # both colours named even when every bar has the same one
         **LAYOUT,
     )
     return fig
