@@ -119,7 +119,7 @@ elif st.button(
 
 ACTIVE_RULE = (
     f"Active units, counted the same way for both (Burda et al. 2016): Var_x μᵢ(x) > "
-    f"{ACTIVE_THRESHOLD}, the variance over digits of the encoder mean. At the optimum it is "
+    f"{ACTIVE_THRESHOLD}, the variance over the data of the encoder mean. At the optimum it is "
     f"${sp.latex(linear_vae.posterior_mean_variance_expr())}$ for an active direction."
 )
 

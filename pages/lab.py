@@ -239,8 +239,8 @@ def analysis() -> None:
 
 ACTIVE_RULE = (
     "a dimension is **active** (blue) when its posterior mean μᵢ(x) varies across the test "
-    f"digits, Var_x μᵢ(x) > {ACTIVE_THRESHOLD} (Burda et al. 2016); an inactive (grey) one "
-    "barely changes with the digit: their test for a unit the model does not use."
+    f"images, Var_x μᵢ(x) > {ACTIVE_THRESHOLD} (Burda et al. 2016); an inactive (grey) one "
+    "barely changes with the image: their test for a unit the model does not use."
 )
 
 
