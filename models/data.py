@@ -10,6 +10,7 @@ Images are flattened to (N, D) float32 tensors in [0, 1]. Nothing is downloaded,
 
 from __future__ import annotations
 
+import math
 import os
 import zlib
 from dataclasses import dataclass
@@ -139,7 +140,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if len(raw) < head:
         raise DataError(f"{path}: truncated header ({len(raw)} bytes, {ndim} sizes need {head})")
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    need = math.prod(shape) * dtype.itemsize  # Python ints: a hostile header cannot overflow
     have = len(raw) - head
     if have < need:
         raise DataError(
@@ -147,9 +148,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         )
     if have > need:
         raise DataError(f"{path}: {have - need} bytes after the {need} the shape {shape} declares")
-    return (
-        np.frombuffer(raw, dtype=dtype, offset=head).reshape(shape).astype(dtype.newbyteorder("="))
-    )
+    try:
+        flat = np.frombuffer(raw, dtype=dtype, offset=head)
+        return flat.reshape(shape).astype(dtype.newbyteorder("="))
+    except ValueError as e:  # e.g. a zero size beside sizes numpy cannot index
+        raise DataError(f"{path}: cannot use the declared shape {shape} ({e})") from None
 
 
 _MNIST_FILES = {

@@ -74,6 +74,9 @@ def test_read_idx_other_types(tmp_path):
         (lambda: idx_bytes(IMAGES) + b"\x00\x00", "2 bytes after the 60"),
         (lambda: b"\x00\x00", "too short for an IDX header"),
         (lambda: b"\x00\x00\x08\x00", "0 dimensions"),
+        # sizes whose product overflows int64 (np.prod wrapped to a negative byte count)
+        (lambda: b"\x00\x00\x08\x04" + b"\xff\xff\xff\xff" * 4 + b"\x00" * 8, "truncated"),
+        (lambda: b"\x00\x00\x08\x03" + b"\x00" * 4 + b"\xff\xff\xff\xff" * 2, "cannot use"),
     ],
 )
 def test_read_idx_errors_name_the_file_and_the_problem(tmp_path, make, message):
