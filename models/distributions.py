@@ -174,9 +174,6 @@ def cb_log_normaliser(eta: Tensor) -> Tensor:
 class ContinuousBernoulli(_TorchContinuousBernoulli):
     """torch's ContinuousBernoulli with the η forms above (λ is never clamped); pass logits."""
 
-    def __init__(self, probs=None, logits=None, validate_args=None):
-        super().__init__(probs=probs, logits=logits, validate_args=validate_args)
-
     def expand(self, batch_shape, _instance=None):
         return ContinuousBernoulli(logits=self.logits.expand(torch.Size(batch_shape)))
 
@@ -232,11 +229,6 @@ class ContinuousBernoulli(_TorchContinuousBernoulli):
 
 # -------------------------------------------------------------------------------------------------
 # Bin probabilities for bits/dim
-
-
-def normal_std_log_cdf(u: Tensor) -> Tensor:
-    """log Φ(u), finite far into the lower tail."""
-    return torch.special.log_ndtr(u)
 
 
 def laplace_std_log_cdf(u: Tensor) -> Tensor:

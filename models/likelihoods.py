@@ -11,6 +11,14 @@ with the model):
     lik.mean(out), lik.sample(out)     # the displayed reconstruction, and a draw from p(x | z)
     lik.discretised_log_prob(out, x, levels)   # log P of the binned data, for bits/dim
 
+The decoder's output has `outputs_per_pixel` numbers per pixel: 1 for every family (a location or
+logits) except gaussian-per-pixel, whose decoder outputs μ and a log-scale for each pixel (2·D
+numbers). A VAE is built with the width its likelihood asks for; `mean` and `sample` always
+return one value per pixel.
+
+Every parameter is bounded to a stated range (`PARAM_RANGES`): outside it float32 losses overflow
+or a log-density stops being finite, so `make` refuses it with a message naming the range.
+
 `REGISTRY` maps names to classes and `info(name)` gives the metadata the UI builds its controls from
 (display name, which parameter a slider controls, whether bits/dim is defined).
 """
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Real
 from typing import ClassVar
 
 import torch
@@ -33,16 +42,27 @@ from models.distributions import (
     discretised_log_prob,
     huber_std_log_cdf,
     laplace_std_log_cdf,
-    normal_std_log_cdf,
     symmetric_interval_log_prob,
 )
+
+# The range each likelihood parameter may take. σ and the scale b: 1e-4 keeps 1/(2σ²) and 1/b
+# far from float32's limit for residuals up to 1, and 1e3 is a thousand times the data's range.
+# α (Huber's switch point, in units of b): beyond 1e2 the density is a Gaussian to 1e-2000, below
+# 1e-2 it is a Laplace. σ_min (gaussian-per-pixel's floor) is at most the data's range.
+PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "sigma": (1e-4, 1e3),
+    "scale": (1e-4, 1e3),
+    "alpha": (1e-2, 1e2),
+    "sigma_min": (1e-4, 1.0),
+}
 
 
 @dataclass(frozen=True)
 class LikelihoodInfo:
     name: str  # registry key, e.g. "gaussian-learned"
     display: str  # label for menus, e.g. "Gaussian, learned σ"
-    output: str  # what the decoder outputs: "location" or "logits"
+    output: str  # what the decoder outputs: "location", "logits" or "location and log-scale"
+    outputs_per_pixel: int  # decoder outputs per pixel: 1, or 2 for μ and log-scale
     params: dict[str, float]  # the parameters `make` accepts, with their defaults
     slider: str | None  # the parameter a UI slider controls ("sigma" or "scale"), None if none
     has_cdf: bool  # True if bits/dim of grey data is defined (the family has a CDF)
@@ -50,13 +70,25 @@ class LikelihoodInfo:
 
 
 def check_positive(name: str, value) -> float:
-    """float(value) if it is a positive finite number, else ValueError naming the parameter."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}") from None
+    """float(value) if it is a positive finite number (not a bool), else ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    v = float(value)
     if not (math.isfinite(v) and v > 0):
         raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+    return v
+
+
+def check_param(name: str, value) -> float:
+    """float(value) if it is a number within PARAM_RANGES[name], else ValueError naming both."""
+    low, high = PARAM_RANGES[name]
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise ValueError(
+            f"{name} must be a finite number between {low:g} and {high:g}, got {value!r}"
+        )
+    v = float(value)
+    if not (low <= v <= high):
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {v:g}")
     return v
 
 
@@ -67,6 +99,7 @@ class Likelihood(nn.Module):
     name: ClassVar[str]
     display: ClassVar[str]
     output: ClassVar[str] = "location"
+    outputs_per_pixel: ClassVar[int] = 1
     defaults: ClassVar[dict[str, float]] = {}
     slider: ClassVar[str | None] = None
     has_cdf: ClassVar[bool] = True
@@ -85,7 +118,7 @@ class Likelihood(nn.Module):
             takes = ", ".join(self.defaults) or "no parameters"
             raise ValueError(f"{self.name} takes {takes}; got {', '.join(unknown)}")
         for k, v in params.items():
-            self._set(k, check_positive(k, v))
+            self._set(k, check_param(k, v))
 
     def _set(self, key: str, value: float) -> None:
         self._params[key] = value
@@ -175,7 +208,7 @@ class _GaussianBase(Likelihood):
 
     def interval_log_prob(self, output, lo, hi):
         s = torch.as_tensor(self.sigma(output), dtype=output.dtype)
-        return symmetric_interval_log_prob(output, s, normal_std_log_cdf, lo, hi)
+        return symmetric_interval_log_prob(output, s, torch.special.log_ndtr, lo, hi)
 
 
 class Gaussian(_GaussianBase):
@@ -246,6 +279,50 @@ class GaussianOptimal(_GaussianBase):
                 self.running_var.lerp_(var, self.momentum)
             return var.sqrt()
         return self.running_var.clamp(min=self.sigma_min**2).sqrt()
+
+
+class GaussianPerPixel(Likelihood):
+    """N(xᵢ; μᵢ, σᵢ²) with μᵢ and σᵢ both decoded from z: σᵢ = σ_min + exp(sᵢ).
+
+    The decoder outputs 2·D numbers: μ (the first D) and sᵢ (the last D), the log of how far σᵢ
+    sits above the floor σ_min. Without a floor the likelihood is unbounded: where a pixel's
+    residual can be 0 (the constant black border of a digit), σᵢ → 0 sends log p to +∞ (Mattei &
+    Frellsen 2018). The floor caps each pixel's log-density at -log(σ_min·√(2π)).
+    """
+
+    name = "gaussian-per-pixel"
+    display = "Gaussian, per-pixel σ from the decoder"
+    output = "location and log-scale"
+    outputs_per_pixel = 2
+    defaults = {"sigma_min": 0.01}  # noqa: RUF012
+    note = (
+        "The decoder outputs a mean and a σ for every pixel. σ stays above the floor σ_min: "
+        "without it, a pixel that is always 0 drives its σ to 0 and the likelihood to infinity."
+    )
+
+    def split(self, output: Tensor) -> tuple[Tensor, Tensor]:
+        """(μ, σ), each (B, D), from the decoder's (B, 2·D) output."""
+        mu, log_excess = output.chunk(2, dim=-1)
+        return mu, self._params["sigma_min"] + log_excess.exp()
+
+    def base(self, output, x=None):
+        mu, sigma = self.split(output)
+        return Normal(mu, sigma, validate_args=False)
+
+    def log_prob(self, output, x):
+        mu, sigma = self.split(output)
+        return (-0.5 * ((x - mu) / sigma) ** 2 - sigma.log() - HALF_LOG_2PI).sum(-1)
+
+    def mean(self, output):
+        return self.split(output)[0]
+
+    def sample(self, output, generator=None):
+        mu, sigma = self.split(output)
+        return mu + sigma * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+
+    def interval_log_prob(self, output, lo, hi):
+        mu, sigma = self.split(output)
+        return symmetric_interval_log_prob(mu, sigma, torch.special.log_ndtr, lo, hi)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -366,6 +443,7 @@ REGISTRY: dict[str, type[Likelihood]] = {
         Gaussian,
         GaussianLearned,
         GaussianOptimal,
+        GaussianPerPixel,
         BernoulliLikelihood,
         ContinuousBernoulliLikelihood,
         LaplaceLikelihood,
@@ -396,6 +474,7 @@ def info(name: str) -> LikelihoodInfo:
         name=c.name,
         display=c.display,
         output=c.output,
+        outputs_per_pixel=c.outputs_per_pixel,
         params=dict(c.defaults),
         slider=c.slider,
         has_cdf=c.has_cdf,

@@ -4,7 +4,7 @@ drawing. The trainer knows nothing about any UI: it trains when asked and keeps 
     tr = Trainer(VAEConfig(latent_dim=2), load_dataset("digits"), "gaussian", seed=0)
     r = tr.run(max_steps=200)        # or max_seconds=0.5; returns a SliceResult
     tr.set_param(sigma=0.05)         # mid-run changes are recorded in tr.history.events
-    tr.status.stopped_reason         # set if a non-finite loss stopped the run
+    tr.status.stop                   # a Stop if a non-finite loss or a divergence stopped it
 
 The objective per step is the negative ELBO with a KL weight β (β = 1 is the ELBO itself):
     loss = mean_b[ -log p(x_b | z_b) + β·KL(q(z|x_b) || p(z)) ],   z_b = μ_b + σ_b·ε_b
@@ -13,7 +13,9 @@ form (their Appendix B).
 
 Speed: the whole train split is one tensor and each batch is an index_select of random rows (no
 DataLoader); Adam is the fused CPU kernel; per-step numbers stay on-tensor and are read once per
-`check_every` steps, which is also when finiteness is checked and a good state kept.
+`check_every` steps, which is also when finiteness and divergence are checked and a good state
+kept. The trainer writes no user-facing text: mid-run changes are `Event`s and stops are `Stop`s
+(data), which a caller words.
 
 Threads: `torch.set_num_threads` is process-wide, so a per-session value cannot exist. The trainer
 sets it once, at creation, when `TrainConfig.num_threads` is not None and differs from the current
@@ -27,6 +29,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field, replace
+from numbers import Real
 
 import torch
 
@@ -41,30 +44,53 @@ class TrainConfig:
     batch_size: int = 128  # examples per step, drawn with replacement from the train split
     beta: float = 1.0  # weight of the KL term (β-VAE, Higgins et al. 2017); 1 gives the ELBO
     num_threads: int | None = 1  # torch.set_num_threads at creation (process-wide); None: leave it
-    check_every: int = 100  # steps between finiteness checks, good-state copies and reads of loss
+    check_every: int = 100  # steps per window: finiteness and divergence checks, good-state copies
+    divergence_spreads: float = 10.0  # a window this many spreads above the best one is a rise
+    divergence_windows: int = 2  # consecutive risen windows that stop the run (0: never stop)
 
 
 @dataclass
 class SliceResult:
-    steps: int  # steps taken in this slice
+    steps: int  # steps taken in this slice (0 if a stop restored weights from before it)
     seconds: float  # wall time of the slice
     step: int  # total steps so far
     loss: float  # mean over the slice's steps (nan if none)
     recon: float  # mean -log p(x|z), nats per example
     kl: float  # mean KL(q(z|x) || p(z)), nats per example
-    stopped_reason: str | None = None  # why the run stopped, if it did
+    stopped_reason: str | None = None  # "non-finite" or "diverged" if the run stopped
 
     @property
     def steps_per_second(self) -> float:
         return self.steps / self.seconds if self.seconds > 0 else 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Event:
+    """A setting changed mid-run. `name` is a likelihood parameter ("sigma", "scale", "alpha",
+    "sigma_min"), "beta", "lr", or "likelihood" (then before/after are family names, and the new
+    family's parameters follow as their own events)."""
+
     step: int  # steps done when the change was made
-    what: str  # "likelihood", "sigma", "scale", "alpha", "beta" or "lr"
+    name: str
     before: object
     after: object
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why training stopped, as data; the caller words it (the trainer writes no prose).
+
+    reason "non-finite": a loss or weight became inf/nan. reason "diverged": the median loss of
+    `divergence_windows` consecutive windows rose above `threshold` (see Trainer._watch).
+    """
+
+    reason: str  # "non-finite" or "diverged"
+    step: int  # the step at which it was detected
+    restored_step: int  # weights, Adam moments and RNG were restored to the end of this step
+    settings: dict  # likelihood name and parameters, lr and beta in force at the stop
+    loss: float = math.nan  # diverged: median loss of the last window
+    best: float = math.nan  # diverged: median loss of the best window since the last change
+    threshold: float = math.nan  # diverged: best + spreads·(that window's interquartile range)
 
 
 @dataclass
@@ -89,16 +115,44 @@ class History:
                 pairs = zip(values[0:half:2], values[1:half:2], strict=True)
                 values[:half] = [(a + b) / 2 for a, b in pairs]
 
+    def truncate(self, step: int) -> None:
+        """Forget rows after `step` (their weights were thrown away by a restore)."""
+        while self.step and self.step[-1] > step:
+            for values in (self.step, self.loss, self.recon, self.kl):
+                values.pop()
+
 
 @dataclass
 class Status:
     step: int  # total steps
-    stopped: bool  # True after a non-finite loss, until a setting changes or resume() is called
-    stopped_reason: str | None  # e.g. "non-finite loss at step 812 (σ = 0.001, lr = 0.1): ..."
+    stopped: bool  # True after a stop, until a setting changes or resume() is called
+    stopped_reason: str | None  # "non-finite" or "diverged"
+    stop: Stop | None  # the details
     last_good_step: int  # the step whose weights a failure would restore
 
 
 class Trainer:
+    """Divergence. A run can fail without ever producing inf or nan: with Adam at lr = 1 and
+    σ = 1e-3 the loss jumps a thousandfold in two steps and stays there. The criterion, checked
+    once per window of `check_every` steps:
+
+    - a *reference* is the best window since the settings last changed: its median loss and its
+      interquartile range (the spread of per-step losses, which scales with the loss itself, so
+      the rule needs no units). When the settings change, the first reference is a probe: the
+      loss of the current model on 8 batches, taken before any update under the new settings (a
+      run can blow up within its first two steps, before any window exists).
+    - a window *has risen* when its median exceeds reference + `divergence_spreads` × spread
+      (10 by default). The median of 100 step losses moves by about a tenth of a spread by
+      chance, so a healthy run never rises that far; training that makes things worse does.
+    - `divergence_windows` consecutive risen windows (2) stop the run with Stop("diverged"), and
+      the weights go back to the end of the last window that had not risen.
+
+    Good-state copies are taken only at the end of a window that has not risen, so a restore
+    never lands on weights that were already on their way up.
+    """
+
+    PROBE_BATCHES = 8  # batches in the probe that sets the first reference after a change
+
     def __init__(
         self,
         config: VAEConfig,
@@ -113,21 +167,20 @@ class Trainer:
             raise ValueError("batch_size and check_every must be at least 1")
         if tc.num_threads is not None and torch.get_num_threads() != tc.num_threads:
             torch.set_num_threads(tc.num_threads)
-        self.config = replace(config, data_dim=dataset.dim)
+        lik = likelihoods.make(likelihood) if isinstance(likelihood, str) else likelihood
+        self.config = replace(config, data_dim=dataset.dim, outputs_per_pixel=lik.outputs_per_pixel)
         self.dataset = dataset
         self.seed = seed
         self.model = VAE(self.config, seed=seed)
         self.X = dataset.train.contiguous()  # (N, D), batches are index_selects of it
         self.gen = torch.Generator().manual_seed(seed + 1_000_003)  # batches and ε, private
         self.opt = torch.optim.Adam(self.model.parameters(), lr=tc.lr, fused=True)
-        self.beta = float(tc.beta)
+        self.beta = _check_beta(tc.beta)
         self.lr = float(tc.lr)
         self.step = 0
         self.history = History()
-        self._stopped_reason: str | None = None
-        self._use_likelihood(
-            likelihoods.make(likelihood) if isinstance(likelihood, str) else likelihood
-        )
+        self._stop: Stop | None = None
+        self._use_likelihood(lik)
 
     # -- settings
     def _use_likelihood(self, lik: likelihoods.Likelihood) -> None:
@@ -135,20 +188,29 @@ class Trainer:
         params = list(lik.parameters())  # a learned σ gets its own Adam (Adam is per-parameter)
         self.lik_opt = torch.optim.Adam(params, lr=self.lr, fused=True) if params else None
         self._snapshot()
+        self._new_reference()
 
     def set_likelihood(self, name: str, **params) -> None:
-        """Switch family mid-run (the weights are kept); recorded as an event."""
-        before = _describe(self.likelihood)
-        self._use_likelihood(likelihoods.make(name, **params))
-        self._record("likelihood", before, _describe(self.likelihood))
+        """Switch family mid-run (the weights are kept); recorded as events: the family, then
+        each of the new family's parameters. A family whose decoder output has another width
+        (gaussian-per-pixel) needs a new model: ValueError."""
+        lik = likelihoods.make(name, **params)
+        if lik.outputs_per_pixel != self.config.outputs_per_pixel:
+            raise ValueError(
+                f"{name} needs a decoder with {lik.outputs_per_pixel} outputs per pixel and this "
+                f"model has {self.config.outputs_per_pixel}: build a new model for it"
+            )
+        before = self.likelihood.name
+        self._use_likelihood(lik)
+        self._record("likelihood", before, lik.name)
+        for key, value in lik.params.items():
+            self._record(key, None, value)
 
     def set_param(self, **changes) -> None:
         """Change σ / scale / α (of the likelihood), beta or lr mid-run; each change is an event."""
         for k, v in changes.items():
             if k == "beta":
-                v = float(v)
-                if not (math.isfinite(v) and v >= 0):
-                    raise ValueError(f"beta must be a finite number >= 0, got {v!r}")
+                v = _check_beta(v)
                 before, self.beta = self.beta, v
             elif k == "lr":
                 v = likelihoods.check_positive("lr", v)
@@ -162,19 +224,22 @@ class Trainer:
                 v = self.likelihood.params[k]
             self._record(k, before, v)
         self._snapshot()
+        self._new_reference()
 
     def resume(self) -> None:
         """Clear a stop without changing anything (the same settings may fail again)."""
-        self._stopped_reason = None
+        self._stop = None
+        self._new_reference()
 
-    def _record(self, what: str, before, after) -> None:
-        self.history.events.append(Event(self.step, what, before, after))
-        self._stopped_reason = None
+    def _record(self, name: str, before, after) -> None:
+        self.history.events.append(Event(self.step, name, before, after))
+        self._stop = None
 
     @property
     def status(self) -> Status:
+        stop = self._stop
         return Status(
-            self.step, self._stopped_reason is not None, self._stopped_reason, self._good[0]
+            self.step, stop is not None, stop.reason if stop else None, stop, self._good[0]
         )
 
     # -- good-state copies
@@ -197,6 +262,7 @@ class Trainer:
         if self.lik_opt:
             self.lik_opt.load_state_dict(lik_opt)
         self.gen.set_state(gen)
+        self.history.truncate(step)
 
     def _weights_finite(self) -> bool:
         ps = [
@@ -204,6 +270,51 @@ class Trainer:
             for p in (*self.model.parameters(), *self.likelihood.parameters())
         ]
         return bool(torch.isfinite(torch.cat(ps)).all())
+
+    # -- divergence watch (see the class docstring)
+    @torch.no_grad()
+    def _new_reference(self) -> None:
+        """Probe the current model under the current settings: the first reference."""
+        self._window: list[float] = []
+        self._risen = 0
+        B = self.train_config.batch_size
+        g = torch.Generator().manual_seed(self.seed + 7919 * (self.step + 1))  # never self.gen
+        modes = self.model.training, self.likelihood.training
+        self.model.eval()
+        self.likelihood.eval()  # gaussian-optimal: use, do not update, its running σ
+        try:
+            losses = []
+            for _ in range(self.PROBE_BATCHES):
+                x = self.X.index_select(0, torch.randint(self.X.shape[0], (B,), generator=g))
+                eps = torch.randn(B, self.config.latent_dim, generator=g)
+                out, mu, logvar = self.model(x, eps)
+                kl = kl_per_dim(mu, logvar).sum(-1).mean()
+                losses.append(float(self.likelihood.nll(out, x) + self.beta * kl))
+        finally:
+            self.model.train(modes[0])
+            self.likelihood.train(modes[1])
+        self._reference = _median_and_spread(losses)
+
+    def _watch(self, losses: list[float]) -> bool:
+        """Feed per-step losses; at each full window, judge it. True when the run diverged."""
+        self._window.extend(losses)
+        W = self.train_config.check_every
+        while len(self._window) >= W:
+            window, self._window = self._window[:W], self._window[W:]
+            median, spread = _median_and_spread(window)
+            best, best_spread = self._reference
+            self._threshold = best + self.train_config.divergence_spreads * best_spread
+            if median > self._threshold:
+                self._risen += 1
+                self._last_median = median
+                limit = self.train_config.divergence_windows
+                if limit and self._risen >= limit:
+                    return True
+            else:
+                self._risen = 0
+                if median <= best:
+                    self._reference = (median, spread)
+        return False
 
     # -- training
     def _step(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -228,25 +339,24 @@ class Trainer:
     def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> SliceResult:
         """Train one slice: stop after `max_steps` steps or `max_seconds` seconds, whichever first.
 
-        Every `check_every` steps (and at the end) the losses are read and checked; a non-finite
-        loss or weight restores the last good state (weights, Adam moments, RNG), stops the run and
-        sets `status.stopped_reason`. History holds only steps whose weights were kept.
+        Every `check_every` steps (and at the end) the losses are read and checked. A non-finite
+        loss or weight, or a divergence (class docstring), restores the last good state (weights,
+        Adam moments, RNG and history), stops the run and sets `status.stop`.
         """
         if max_steps is None and max_seconds is None:
             raise ValueError("give max_steps or max_seconds (or both)")
         first = self.step
-        if self._stopped_reason is not None:
-            return SliceResult(
-                0, 0.0, self.step, math.nan, math.nan, math.nan, self._stopped_reason
-            )
+        if self._stop is not None:
+            return SliceResult(0, 0.0, self.step, math.nan, math.nan, math.nan, self._stop.reason)
         self.model.train()
         self.likelihood.train()
         t0 = time.perf_counter()
         deadline = math.inf if max_seconds is None else t0 + max_seconds
         target = math.inf if max_steps is None else self.step + max_steps
-        sums = [0.0, 0.0, 0.0]
+        sums, counted = [0.0, 0.0, 0.0], 0
         while self.step < target and time.perf_counter() < deadline:
-            n = int(min(self.train_config.check_every, target - self.step))
+            W = self.train_config.check_every
+            n = int(min(W - len(self._window), target - self.step))
             rows = []
             for _ in range(n):
                 rows.append(torch.stack(self._step()))
@@ -255,7 +365,7 @@ class Trainer:
             vals = torch.stack(rows)  # (n, 3): loss, recon, kl
             finite = torch.isfinite(vals).all(dim=1)
             if not (bool(finite.all()) and self._weights_finite()):
-                self._fail(int((~finite).int().argmax()) if not finite.all() else None, len(rows))
+                self._halt("non-finite", self.step + len(rows))
                 break
             h = self.history
             h.step.extend(range(self.step + 1, self.step + len(rows) + 1))
@@ -265,38 +375,48 @@ class Trainer:
             h.kl.extend(kl)
             for i, col in enumerate((loss, recon, kl)):
                 sums[i] += sum(col)
+            counted += len(rows)
             self.step += len(rows)
-            self._snapshot()
+            if self._watch(loss):
+                self._halt("diverged", self.step)
+                break
+            if not self._window and not self._risen:
+                self._snapshot()  # the end of a window that has not risen: a good state
         seconds = time.perf_counter() - t0
-        steps = self.step - first
-        means = [s / steps if steps else math.nan for s in sums]
-        result = SliceResult(steps, seconds, self.step, *means, stopped_reason=self._stopped_reason)
+        steps = max(self.step - first, 0)
+        means = [v / counted if counted else math.nan for v in sums]
+        reason = self._stop.reason if self._stop else None
+        result = SliceResult(steps, seconds, self.step, *means, stopped_reason=reason)
         if steps:
             self.history.slices.append(result)
         return result
 
-    def _fail(self, bad_row: int | None, rows: int) -> None:
-        settings = ", ".join(
-            [f"{_SYMBOL.get(k, k)} = {v:.3g}" for k, v in self.likelihood.params.items()]
-            + [f"lr = {self.lr:.3g}"]
-            + ([f"β = {self.beta:.3g}"] if self.beta != 1 else [])
-        )
-        if bad_row is None:
-            what = f"non-finite weights after step {self.step + rows}"
-        else:
-            what = f"non-finite loss at step {self.step + bad_row + 1}"
+    def _halt(self, reason: str, at_step: int) -> None:
+        settings = {"likelihood": self.likelihood.name, **self.likelihood.params}
+        settings.update(lr=self.lr, beta=self.beta)
+        extra = {}
+        if reason == "diverged":
+            extra = dict(loss=self._last_median, best=self._reference[0], threshold=self._threshold)
         self._restore()
-        hint = "lower the learning rate" + (
-            f" or raise {_SYMBOL.get(self.likelihood.slider, self.likelihood.slider)}"
-            if self.likelihood.slider
-            else ""
-        )
-        self._stopped_reason = f"{what} ({settings}): weights restored to step {self.step}; {hint}"
+        self._stop = Stop(reason, at_step, self.step, settings, **extra)
+        self._window, self._risen = [], 0
 
 
-_SYMBOL = {"sigma": "σ", "alpha": "α", "scale": "scale"}
+def _check_beta(value) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"beta must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
-def _describe(lik: likelihoods.Likelihood) -> str:
-    p = ", ".join(f"{k}={v:.4g}" for k, v in lik.params.items())
-    return f"{lik.name}({p})"
+def _median_and_spread(values: list[float]) -> tuple[float, float]:
+    """Median and interquartile range; the range is floored at a millionth of the level's size
+    so a perfectly flat loss still has a positive spread."""
+    t = torch.tensor(values, dtype=torch.float64)
+    q25, q50, q75 = torch.quantile(t, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+    spread = max(float(q75 - q25), 1e-6 * (1.0 + abs(float(q50))))
+    return float(q50), spread

@@ -27,6 +27,7 @@ class VAEConfig:
     latent_dim: int = 2  # 2 so the latent space can be drawn
     hidden: int = 128  # width of the one hidden layer of the encoder and of the decoder
     linear: bool = False  # True: the linear VAE of Lucas et al. 2019 (hidden is then unused)
+    outputs_per_pixel: int = 1  # decoder outputs per pixel: the likelihood's (2 for μ and log σ)
 
 
 def kl_per_dim(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -42,14 +43,15 @@ class VAE(nn.Module):
         super().__init__()
         self.config = config
         D, L, H = config.data_dim, config.latent_dim, config.hidden
+        O = D * config.outputs_per_pixel  # decoder output width
         if config.linear:
-            self.V = nn.Parameter(torch.empty(L, D))  # encoder mean: μ = V(x - b)
+            self.V = nn.Parameter(torch.empty(L, D))  # encoder mean: μ = V(x - b[:D])
             self.enc_logvar = nn.Parameter(torch.zeros(L))  # log σ² per latent, independent of x
-            self.W = nn.Parameter(torch.empty(D, L))  # decoder: Wz + b
-            self.b = nn.Parameter(torch.empty(D))
+            self.W = nn.Parameter(torch.empty(O, L))  # decoder: Wz + b
+            self.b = nn.Parameter(torch.empty(O))
         else:
             self.enc = nn.Sequential(nn.Linear(D, H), nn.ReLU(), nn.Linear(H, 2 * L))  # μ, log σ²
-            self.dec = nn.Sequential(nn.Linear(L, H), nn.ReLU(), nn.Linear(H, D))
+            self.dec = nn.Sequential(nn.Linear(L, H), nn.ReLU(), nn.Linear(H, O))
         self.reset_parameters(seed)
 
     @torch.no_grad()
@@ -71,7 +73,7 @@ class VAE(nn.Module):
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """q(z|x) = N(μ, diag σ²): returns μ and log σ², each (B, L)."""
         if self.config.linear:
-            mu = (x - self.b) @ self.V.T
+            mu = (x - self.b[: x.shape[-1]]) @ self.V.T
             return mu, self.enc_logvar.expand_as(mu)
         mu, logvar = self.enc(x).chunk(2, dim=-1)
         return mu, logvar

@@ -197,9 +197,12 @@ EXTREMES = [
     ("continuous-bernoulli", {}),
     ("laplace", {"scale": 1e-4}),
     ("laplace", {"scale": 1e3}),
-    ("huber", {"scale": 1e-4, "alpha": 1e-3}),
-    ("huber", {"scale": 1e3, "alpha": 50.0}),
+    ("huber", {"scale": 1e-4, "alpha": 1e-2}),
+    ("huber", {"scale": 1e3, "alpha": 1e2}),
+    ("gaussian-per-pixel", {"sigma_min": 1e-4}),
+    ("gaussian-per-pixel", {"sigma_min": 1.0}),
 ]
+LOG_SCALES = np.array([[-30.0, -5.0, -1.0, 0.0, 1.0, 3.0, 5.0]])  # gaussian-per-pixel's 2nd half
 
 
 @pytest.mark.parametrize(("name", "params"), EXTREMES)
@@ -208,7 +211,9 @@ def test_extremes_are_finite_and_shapes_are_per_example(name, params, dtype):
     lik = likelihoods.make(name, **params).to(dtype)
     B, D = 5, 7
     big = LOGITS if likelihoods.info(name).output == "logits" else EXTREME_LOCS
-    out = torch.as_tensor(np.repeat(big, B, 0), dtype=dtype)  # (B, D)
+    if lik.outputs_per_pixel == 2:
+        big = np.concatenate([big, LOG_SCALES], axis=1)
+    out = torch.as_tensor(np.repeat(big, B, 0), dtype=dtype)  # (B, D) or (B, 2·D)
     x = torch.as_tensor(np.repeat(X, B, 0), dtype=dtype)
     d = lik.distribution(out, x)
     assert d.batch_shape == (B,) and d.event_shape == (D,)
@@ -230,7 +235,7 @@ def test_sample_is_reproducible_with_a_generator_and_has_the_right_moments():
     for name in likelihoods.names():
         lik = likelihoods.make(name)
         lik.eval()
-        out = torch.full((20000, 1), 0.4)
+        out = torch.full((20000, lik.outputs_per_pixel), 0.4)
         a = lik.sample(out, torch.Generator().manual_seed(1))
         b = lik.sample(out, torch.Generator().manual_seed(1))
         assert torch.equal(a, b)
@@ -295,46 +300,61 @@ def test_bernoulli_has_bins_only_for_binary_data():
 # -- the registry
 
 
-def test_registry_names_and_metadata():
-    assert likelihoods.names() == [
-        "gaussian",
-        "gaussian-learned",
-        "gaussian-optimal",
-        "bernoulli",
-        "continuous-bernoulli",
-        "laplace",
-        "huber",
-    ]
-    sliders = {n: likelihoods.info(n).slider for n in likelihoods.names()}
-    assert sliders == {
-        "gaussian": "sigma",
-        "gaussian-learned": None,
-        "gaussian-optimal": None,
-        "bernoulli": None,
-        "continuous-bernoulli": None,
-        "laplace": "scale",
-        "huber": "scale",
-    }
-    assert [n for n in likelihoods.names() if not likelihoods.info(n).has_cdf] == ["bernoulli"]
+def test_info_describes_what_make_builds():
+    """The metadata the UI builds controls from must match the object training uses."""
     for n in likelihoods.names():
-        i = likelihoods.info(n)
-        assert i.display and i.note and i.output in ("location", "logits")
-        assert i.slider is None or i.slider in i.params
-        assert likelihoods.make(n).params.keys() >= i.params.keys()
+        i, lik = likelihoods.info(n), likelihoods.make(n)
+        assert i.slider is None or i.slider in lik.params
+        assert set(i.params) <= set(lik.params) and i.params == lik.defaults
+        out = torch.zeros(3, 4 * i.outputs_per_pixel)
+        assert lik.mean(out).shape == (3, 4)  # one value per pixel whatever the output width
+        assert lik.log_prob(out, torch.full((3, 4), 0.5)).shape == (3,)
+        assert i.has_cdf == (n != "bernoulli")  # the only family whose bins are binary-only
 
 
-@pytest.mark.parametrize("bad", [-1.0, 0.0, float("nan"), float("inf"), "abc", None])
-def test_make_rejects_bad_values_with_a_specific_message(bad):
-    with pytest.raises(ValueError, match="sigma must be a positive finite number, got"):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (-1.0, "sigma must be between 0.0001 and 1000, got -1"),
+        (0.0, "sigma must be between 0.0001 and 1000, got 0"),
+        (1e-200, "sigma must be between 0.0001 and 1000, got 1e-200"),
+        (5e-324, "sigma must be between 0.0001 and 1000, got 4.94066e-324"),
+        (1e200, "sigma must be between 0.0001 and 1000, got 1e+200"),
+        (float("nan"), "sigma must be a finite number between 0.0001 and 1000, got nan"),
+        (float("inf"), "sigma must be a finite number between 0.0001 and 1000, got inf"),
+        (True, "sigma must be a finite number between 0.0001 and 1000, got True"),
+        ("0.1", "sigma must be a finite number between 0.0001 and 1000, got '0.1'"),
+        (None, "sigma must be a finite number between 0.0001 and 1000, got None"),
+    ],
+)
+def test_make_rejects_bad_values_with_a_specific_message(bad, message):
+    with pytest.raises(ValueError) as e:
         likelihoods.make("gaussian", sigma=bad)
-    with pytest.raises(ValueError, match="scale must be a positive finite number"):
+    assert str(e.value) == message
+    with pytest.raises(ValueError, match="scale must be"):
         likelihoods.make("huber", scale=bad)
+    with pytest.raises(ValueError, match="sigma_min must be"):
+        likelihoods.make("gaussian-per-pixel", sigma_min=bad)
+
+
+@pytest.mark.parametrize("name", likelihoods.names())
+def test_every_parameter_range_end_gives_finite_log_probs(name):
+    """The stated ranges are safe: at both ends of every range, float32 log p is finite."""
+    lik = likelihoods.make(name)
+    x = torch.as_tensor(np.repeat(X, 3, 0), dtype=torch.float32)
+    for key in lik.defaults:
+        for end in likelihoods.PARAM_RANGES[key]:
+            lik.update(**{key: end})
+            out = torch.zeros(3, 7 * lik.outputs_per_pixel)
+            assert torch.isfinite(lik.log_prob(out, x)).all(), (key, end)
+            assert torch.isfinite(lik.nll(out, x)), (key, end)
+        lik.update(**{key: likelihoods.info(name).params[key]})
 
 
 def test_make_messages():
     with pytest.raises(ValueError) as e:
         likelihoods.make("gaussian", sigma=-1)
-    assert str(e.value) == "sigma must be a positive finite number, got -1.0"
+    assert str(e.value) == "sigma must be between 0.0001 and 1000, got -1"
     with pytest.raises(ValueError, match="unknown likelihood 'poisson'; choose one of: gaussian, "):
         likelihoods.make("poisson")
     with pytest.raises(ValueError, match="laplace takes scale; got sigma"):
@@ -342,3 +362,45 @@ def test_make_messages():
     lik = likelihoods.make("laplace")
     lik.update(scale=0.3)
     assert lik.params == {"scale": 0.3}
+
+
+# -- gaussian-per-pixel: torch.distributions.Normal
+
+
+def test_gaussian_per_pixel_matches_torch_normal_with_its_floor():
+    lik = likelihoods.make("gaussian-per-pixel", sigma_min=0.02).double()
+    g = torch.Generator().manual_seed(0)
+    mu = torch.rand(6, 5, generator=g, dtype=torch.float64)
+    log_excess = torch.randn(6, 5, generator=g, dtype=torch.float64) * 3
+    x = torch.rand(6, 5, generator=g, dtype=torch.float64)
+    out = torch.cat([mu, log_excess], dim=1)
+    sigma = 0.02 + log_excess.exp()  # the documented map from the decoder's second half
+    ref = torch.distributions.Normal(mu, sigma).log_prob(x).sum(-1)
+    torch.testing.assert_close(lik.log_prob(out, x), ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(both_paths_t(lik, out, x), ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(lik.nll(out, x), -ref.mean(), rtol=1e-12, atol=0)
+    torch.testing.assert_close(lik.mean(out), mu)
+    # the floor bounds each pixel's log-density, even where the decoder asks for σ -> 0
+    squeezed = torch.cat([x, torch.full_like(x, -1e3)], dim=1)  # μ = x exactly, exp(-1000) = 0
+    bound = -5 * (math.log(0.02) + 0.5 * math.log(2 * math.pi))
+    torch.testing.assert_close(lik.log_prob(squeezed, x), torch.full((6,), bound).double())
+    lik.update(sigma_min=0.05)
+    assert float(lik.log_prob(squeezed, x)[0]) < bound  # a higher floor, a lower cap
+
+
+def both_paths_t(lik, out, x):
+    a = lik.distribution(out, x).log_prob(x)
+    torch.testing.assert_close(a, lik.log_prob(out, x), rtol=1e-10, atol=1e-10)
+    return a
+
+
+def test_gaussian_per_pixel_bins_match_normal_cdf_differences():
+    lik = likelihoods.make("gaussian-per-pixel", sigma_min=0.01)
+    mu, log_excess = t64([[0.3, 0.7]]), t64([[-2.0, -4.0]])
+    x = t64([[0.25, 1.0]])
+    got = lik.discretised_log_prob(torch.cat([mu, log_excess], 1), x, levels=5)
+    sd = 0.01 + np.exp(log_excess.numpy()[0])
+    lo, hi = np.array([0.125, 0.875]), np.array([0.375, np.inf])
+    m = mu.numpy()[0]  # survival functions: the upper bin is 6σ out, where 1 − Φ cancels
+    ref = np.log(stats.norm.sf(lo, m, sd) - stats.norm.sf(hi, m, sd))
+    assert float(got[0]) == pytest.approx(ref.sum(), rel=1e-9)
