@@ -240,7 +240,7 @@ def test_per_pixel_sigma_model_has_a_double_width_decoder_and_learns_sigma(digit
     assert tr.model.decode(torch.zeros(1, 2)).shape == (1, 2 * digits.dim)
     tr.run(max_steps=600)
     x = digits.test[:200]
-    mu, sigma = tr.likelihood.split(tr.model.reconstruct(x))
+    _, sigma = tr.likelihood.split(tr.model.reconstruct(x))
     border = x.std(0) == 0  # pixels that are 0 in every test digit
     assert border.any() and (sigma >= 0.01).all()
     # σ shrinks towards the floor where the data never varies, and stays wide where it does
@@ -248,6 +248,7 @@ def test_per_pixel_sigma_model_has_a_double_width_decoder_and_learns_sigma(digit
     with pytest.raises(ValueError, match="1 outputs per pixel and this model has 2"):
         tr.set_likelihood("gaussian")
     model, lik = from_bytes(to_bytes(tr.model, tr.likelihood))
+    assert lik.name == "gaussian-per-pixel" and model.config.outputs_per_pixel == 2
     torch.testing.assert_close(model.reconstruct(x), tr.model.reconstruct(x))
 
 
