@@ -1,8 +1,17 @@
-"""Huber decoder: p(r) ∝ exp(−H_α(r)/s) has an exact normaliser, so Huber is a likelihood too.
+"""Huber decoder: a location-scale density whose negative log is torch's Huber loss, up to a
+positive factor and a constant.
 
-H_α(r) = r²/2 for |r| ≤ α, α(|r| − α/2) otherwise (Huber 1964). The normaliser splits into a
-Gaussian core and two exponential tails:
-Z(α, s) = ∫ exp(−H_α(r)/s) dr = √(2πs)·erf(α/√(2s)) + 2(s/α)·exp(−α²/(2s)).
+One parametrisation is used everywhere in the app (here, models.likelihoods' "huber", the
+figures, the implied-σ calculator and the lab): for a pixel with decoder output μ and scale b,
+
+    p(x | μ) = exp(−ρ_α((x − μ)/b)) / (b·Z(α)),     ρ_α(u) = u²/2 for |u| ≤ α, α|u| − α²/2 beyond,
+
+with α measured in units of b (the quadratic core reaches α·b either side of μ; within it the
+density is a Gaussian of standard deviation b). ρ_α is torch's `huber_loss` with delta = α on
+the standardised residual, and on the raw residual ρ_α(r/b) = H_{αb}(r)/b² with H_δ = torch's
+`huber_loss(delta=δ)`. The normaliser splits into a Gaussian core and two exponential tails:
+
+    Z(α) = ∫ exp(−ρ_α(u)) du = √(2π)·erf(α/√2) + 2·exp(−α²/2)/α.
 """
 
 from __future__ import annotations
@@ -14,13 +23,13 @@ import sympy as sp
 
 from derivations.base import DATA_SYMBOLS, D, Derivation, Step, i, mu, per_pixel_start, x
 
-alpha = sp.Symbol("alpha", positive=True)  # where the quadratic core meets the linear tails
-s = sp.Symbol("s", positive=True)  # temperature: p ∝ exp(−H/s), the analogue of σ²
-r = sp.Symbol("r", real=True)  # a residual x − μ (integration variable)
+alpha = sp.Symbol("alpha", positive=True)  # the switch point, in units of the scale b
+b = sp.Symbol("b", positive=True)  # the scale (the core's standard deviation), as Laplace's b
+u = sp.Symbol("u", real=True)  # a standardised residual (x − μ)/b (integration variable)
 
 
 def huber_loss(residual: sp.Expr, threshold: sp.Expr = alpha) -> sp.Expr:
-    """H_α(r) as a Piecewise: quadratic core, linear tails; matches torch's HuberLoss(delta=α)."""
+    """H_δ(r) as a Piecewise: quadratic core, linear tails; torch's huber_loss(delta=δ)."""
     return sp.Piecewise(
         (residual**2 / 2, sp.Abs(residual) <= threshold),
         (threshold * (sp.Abs(residual) - threshold / 2), True),
@@ -28,13 +37,13 @@ def huber_loss(residual: sp.Expr, threshold: sp.Expr = alpha) -> sp.Expr:
 
 
 class Huber(sp.Function):
-    """H_α(r), printed as such; `.doit()` (and the checker) sees the Piecewise.
+    """H_δ(r), printed as such; `.doit()` (and the checker) sees the Piecewise.
 
     Kept unevaluated inside the derivation because SymPy folds a Piecewise summand into one big
     Piecewise (log Z copied into both branches), which is unreadable and slow to simplify.
     """
 
-    nargs = 2  # (r, α)
+    nargs = 2  # (r, δ)
 
     def doit(self, deep: bool = True, **hints) -> sp.Expr:
         args = [a.doit(deep=deep, **hints) for a in self.args] if deep else self.args
@@ -56,35 +65,55 @@ class Huber(sp.Function):
 
 @cache
 def huber_normaliser() -> sp.Expr:
-    """Z(α, s) = ∫ exp(−H_α(r)/s) dr, integrated by SymPy piece by piece (H is even)."""
-    core = sp.integrate(sp.exp(-(r**2) / (2 * s)), (r, -alpha, alpha))
-    tail = sp.integrate(sp.exp(-alpha * (r - alpha / 2) / s), (r, alpha, sp.oo))
+    """Z(α) = ∫ exp(−ρ_α(u)) du, integrated by SymPy piece by piece (ρ is even)."""
+    core = sp.integrate(sp.exp(-(u**2) / 2), (u, -alpha, alpha))
+    tail = sp.integrate(sp.exp(-alpha * (u - alpha / 2)), (u, alpha, sp.oo))
     return sp.simplify(core + 2 * tail)
 
 
 @cache
 def _log_normaliser_function():
-    return sp.lambdify((alpha, s), sp.log(huber_normaliser()), modules=["scipy", "numpy"])
+    return sp.lambdify(alpha, sp.log(huber_normaliser()), modules=["scipy", "numpy"])
 
 
-def huber_log_normaliser(alpha: float | np.ndarray, scale: float | np.ndarray) -> float:
-    """log Z(α, s), evaluated from the same SymPy expression the derivation uses."""
-    return _log_normaliser_function()(alpha, scale)
+def huber_log_normaliser(alpha_value: float | np.ndarray) -> float | np.ndarray:
+    """log Z(α), evaluated from the same SymPy expression the derivation uses."""
+    return _log_normaliser_function()(alpha_value)
+
+
+@cache
+def huber_unit_variance() -> sp.Expr:
+    """E[u²] under exp(−ρ_α(u))/Z(α): the Huber density's variance is b²·E[u²] (→ 1 as α → ∞,
+    the Gaussian core alone)."""
+    core = sp.integrate(u**2 * sp.exp(-(u**2) / 2), (u, -alpha, alpha))
+    tail = sp.integrate(u**2 * sp.exp(-alpha * (u - alpha / 2)), (u, alpha, sp.oo))
+    return (core + 2 * tail) / huber_normaliser()  # unsimplified: SymPy would bring in exp(α²)
+
+
+@cache
+def _unit_variance_function():
+    return sp.lambdify(alpha, huber_unit_variance(), modules=["scipy", "numpy"])
+
+
+def huber_std(scale: float, alpha_value: float) -> float:
+    """The standard deviation of the Huber density with scale b and switch point α (units of b)."""
+    return float(scale * np.sqrt(_unit_variance_function()(alpha_value)))
 
 
 def huber_normaliser_derivation() -> Derivation:
     steps = (
         Step(
-            sp.Integral(sp.exp(-huber_loss(r) / s), (r, -sp.oo, sp.oo)),
+            sp.Integral(sp.exp(-huber_loss(u)), (u, -sp.oo, sp.oo)),
             "start",
-            "The normaliser of exp(−H_α(r)/s): it must be finite for a density to exist.",
+            "The normaliser of exp(−ρ_α(u)) over the standardised residual u = (x − μ)/b: it "
+            "must be finite for a density to exist.",
             label="definition",
         ),
         Step(
-            sp.Integral(sp.exp(-(r**2) / (2 * s)), (r, -alpha, alpha))
-            + 2 * sp.Integral(sp.exp(-alpha * (r - alpha / 2) / s), (r, alpha, sp.oo)),
+            sp.Integral(sp.exp(-(u**2) / 2), (u, -alpha, alpha))
+            + 2 * sp.Integral(sp.exp(-alpha * (u - alpha / 2)), (u, alpha, sp.oo)),
             "equal",
-            "Split at ±α: a Gaussian core and, H being even, twice the right-hand tail.",
+            "Split at ±α: a Gaussian core and, ρ being even, twice the right-hand tail.",
             label="core and tails",
         ),
         Step(
@@ -96,52 +125,61 @@ def huber_normaliser_derivation() -> Derivation:
     )
     return Derivation(
         slug="huber-normaliser",
-        title="The Huber density's normaliser Z(α, s)",
+        title="The Huber density's normaliser Z(α)",
         parameters=(),
         steps=steps,
-        summary="Z(α, s) = √(2πs)·erf(α/√(2s)) + 2(s/α)·exp(−α²/(2s)) is finite for all "
-        "α, s > 0, so exp(−H_α/s)/Z is a proper density.",
-        symbols={"alpha": alpha, "s": s, "r": r},
+        summary="Z(α) = √(2π)·erf(α/√2) + 2·exp(−α²/2)/α is finite for every α > 0, so "
+        "exp(−ρ_α((x − μ)/b))/(b·Z(α)) is a proper density for every scale b > 0.",
+        symbols={"alpha": alpha, "u": u},
     )
 
 
 def huber() -> Derivation:
     Z = huber_normaliser()
-    H = Huber(x[i] - mu[i], alpha)
-    loss_sum = sp.Sum(H, (i, 1, D))
-    constant = -D * sp.log(Z)
+    standardised = Huber((x[i] - mu[i]) / b, alpha)  # ρ_α(rᵢ/b)
+    raw = Huber(x[i] - mu[i], alpha * b)  # H_{αb}(rᵢ), torch's huber_loss(delta=α·b)
+    constant = -D * sp.log(b * Z)
     steps = (
-        *per_pixel_start(sp.exp(-H / s) / Z, "Huber density"),
+        *per_pixel_start(sp.exp(-standardised) / (b * Z), "Huber density"),
         Step(
-            sp.Sum(-H / s - sp.log(Z), (i, 1, D)),
+            sp.Sum(-standardised - sp.log(b * Z), (i, 1, D)),
             "equal",
-            "log(exp(−H_α(rᵢ)/s)/Z) = −H_α(rᵢ)/s − log Z for each pixel (Z > 0).",
+            "log(exp(−ρ_α(rᵢ/b))/(b·Z)) = −ρ_α(rᵢ/b) − log(b·Z) for each pixel (b·Z > 0).",
             label="log of each factor",
         ),
         Step(
-            constant - loss_sum / s,
+            constant - sp.Sum(standardised, (i, 1, D)),
             "equal",
-            "Summing over D pixels: the constant −log Z appears D times.",
+            "Summing over D pixels: the constant −log(b·Z(α)) appears D times.",
             label="expanded",
         ),
         Step(
-            -loss_sum / s,
+            -sp.Sum(standardised, (i, 1, D)),
             "drop",
-            "−D·log Z(α, s) is constant in μ (α and s are fixed), so the argmax is unchanged.",
+            "−D·log(b·Z(α)) is constant in μ (α and b are fixed), so the argmax is unchanged.",
             term=constant,
             label="normaliser dropped",
         ),
         Step(
-            -loss_sum,
+            -sp.Sum(raw, (i, 1, D)) / b**2,
+            "equal",
+            "On the raw residual: ρ_α(r/b) = H_{αb}(r)/b², torch's huber_loss with delta = α·b "
+            "(both branches scale by 1/b², and the switch point |r/b| = α is |r| = α·b).",
+            label="torch's Huber",
+        ),
+        Step(
+            -sp.Sum(raw, (i, 1, D)),
             "scale",
-            "Multiplying by the positive temperature s does not move the maximiser.",
-            term=1 / s,
+            "Multiplying by the positive constant b² does not move the maximiser; it is the "
+            "factor that becomes the KL weight in a VAE.",
+            term=1 / b**2,
             label="negative Huber",
         ),
         Step(
-            -loss_sum / D,
+            -sp.Sum(raw, (i, 1, D)) / D,
             "scale",
-            "Dividing by the pixel count D > 0 gives minus the mean Huber loss.",
+            "Dividing by the pixel count D > 0 gives minus the mean Huber loss "
+            "(F.huber_loss(μ, x, delta=α·b)).",
             term=D,
             label="negative mean Huber",
         ),
@@ -151,7 +189,8 @@ def huber() -> Derivation:
         title="Huber decoder → Huber loss",
         parameters=(mu,),
         steps=steps,
-        summary="exp(−H_α(r)/s) integrates to the finite Z(α, s), so the Huber loss is the "
-        "negative log-density of a real distribution: Gaussian core, Laplace tails.",
-        symbols={**DATA_SYMBOLS, "mu": mu, "alpha": alpha, "s": s},
+        summary="exp(−ρ_α((x − μ)/b))/(b·Z(α)) is a real density (Gaussian core of standard "
+        "deviation b, Laplace-like tails beyond α·b), and its negative log is torch's Huber loss "
+        "with delta = α·b, divided by b², plus a constant.",
+        symbols={**DATA_SYMBOLS, "mu": mu, "alpha": alpha, "b": b},
     )

@@ -16,16 +16,17 @@ That bracket *is* a negative ELBO, up to a positive factor and an additive const
 - squared error: −log N(x | x̂, σ²) = (x − x̂)²/(2σ²) + ½ log 2πσ², so the bracket is
   2σ² · [−ELBO] − const with **σ² = β / 2**;
 - L1: −log Laplace(x | x̂, b) = |x − x̂|/b + log 2b, so **b = β** (the Laplace scale);
-- Huber (PyTorch ``F.huber_loss(delta=δ)``: ½r² for |r| ≤ δ, δ(|r| − ½δ) beyond): the density
-  exp(−H_δ(r)/s)/Z(δ, s) (normaliser in `derivations.huber`) gives **s = β**; its core is a
-  Gaussian of variance s, so ``sigma2 = s``. (``F.smooth_l1_loss(beta=δ)`` is H_δ/δ, so its
-  implied scale is δ·β.);
+- Huber (PyTorch ``F.huber_loss(delta=δ)``: ½r² for |r| ≤ δ, δ(|r| − ½δ) beyond): the app's
+  Huber density exp(−ρ_α(r/b))/(b·Z(α)) (`derivations.huber`) has −log p = H_δ(r)/b² + log bZ
+  with δ = α·b, so **b² = β**: the scale is b = √β, the switch point α = δ/√β in units of b, its
+  Gaussian core has σ = b (``sigma2 = β``) and the density's own standard deviation is
+  b·√E[u²](α) (`huber.huber_std`). (``F.smooth_l1_loss(beta=δ)`` is H_δ/δ, so its β is δ·β.);
 - BCE: −log Bernoulli(x | x̂) *is* the BCE, with no noise parameter to absorb β, so the code is the
   β-VAE objective with this **β**; it is the ELBO only when β = 1.
 
 So ``beta`` is always k/a: the weight the KL gets when the reconstruction term is a plain sum of
 per-pixel losses. It is the β-VAE β relative to the ELBO with σ² = ½ (squared error), b = 1 (L1),
-s = 1 (Huber) or the Bernoulli ELBO (BCE); `Implied.beta_at` rescales it to any other reference.
+b = 1 (Huber) or the Bernoulli ELBO (BCE).
 The reconstruction term stands for the one-sample estimate of E_q[log p(x | z)]: x̂ is the decoder
 output at the sampled z, and the KL is the closed form of KL(q(z | x) ‖ N(0, I)).
 
@@ -53,9 +54,9 @@ REDUCTIONS = ("sum", "mean")
 LOSSES = ("squared", "l1", "huber", "bce")
 DATA_DIMENSIONS = {"digits (8×8)": 64, "MNIST (28×28)": 784, "CIFAR-10 (32×32×3)": 3072}
 
-# A plausible per-pixel noise standard deviation (`Implied.noise_std`: σ, √s, or √2·b for
-# Laplace) for data scaled to [0, 1]: below 0.05 the model claims near-noiseless pixels, above 0.5
-# the noise spans half the data range.
+# A plausible per-pixel noise standard deviation (`Implied.noise_std`: σ, the Huber density's
+# standard deviation, or √2·b for Laplace) for data scaled to [0, 1]: below 0.05 the model claims
+# near-noiseless pixels, above 0.5 the noise spans half the data range.
 SIGMA_RANGE = (0.05, 0.5)
 # For BCE there is no noise level; β within a factor of 2 of 1 counts as "the ELBO".
 BETA_RANGE = (0.5, 2.0)
@@ -69,42 +70,28 @@ UNDER = "KL under-weighted: expect sharp reconstructions but poor samples"
 class Implied:
     """What a reduction convention implies. ``None`` where a family has no such parameter."""
 
-    sigma2: float | None  # Gaussian σ² = β/2 (squared); Huber core variance s = β; else None
+    sigma2: float | None  # Gaussian σ² = β/2 (squared); Huber core variance b² = β; else None
     sigma: float | None  # √sigma2
-    scale: float | None  # Laplace b = β (l1) or Huber s = β (huber); else None
+    scale: float | None  # Laplace b = β (l1) or Huber b = √β (huber); else None
     beta: float  # k/a: KL weight relative to a plain per-pixel sum of the loss
     loss: str  # "squared", "l1", "huber" or "bce"
     kl_coefficient: float  # k: what multiplies Σ_n KL_n in the code's loss
     recon_coefficient: float  # a: what multiplies Σ_n Σ_d ℓ_nd in the code's loss
     verdict: str  # MATCHES, OVER or UNDER
     explanation: str  # 1–3 sentences with the numbers
+    huber_alpha: float | None = None  # Huber's switch point α = δ/b, in units of b; else None
 
     @property
     def noise_std(self) -> float | None:
-        """Per-pixel noise standard deviation the likelihood assumes (None for BCE).
-
-        σ for squared error, √s for Huber (its Gaussian core), √2·b for L1 (the Laplace std).
-        """
-        if self.loss in ("squared", "huber"):
+        """Per-pixel noise standard deviation the likelihood assumes (None for BCE): σ for
+        squared error, √2·b for L1 (the Laplace std), b·√E[u²](α) for Huber (its density's)."""
+        if self.loss == "squared":
             return self.sigma
         if self.loss == "l1":
             return math.sqrt(2.0) * self.scale
+        if self.loss == "huber":
+            return huber.huber_std(self.scale, self.huber_alpha)
         return None
-
-    def beta_at(self, reference: float) -> float:
-        """The β-VAE β of this loss relative to the true ELBO at a reference noise parameter.
-
-        ``reference`` is the likelihood's own parameter: σ for squared error and Huber
-        (β = σ²/σ_ref² and s/σ_ref²), the Laplace b for L1 (b/b_ref); it is ignored for BCE,
-        whose ELBO has no noise parameter.
-        """
-        if not (isinstance(reference, Real) and math.isfinite(reference) and reference > 0):
-            raise ValueError(f"reference must be a positive finite number, got {reference!r}")
-        if self.loss in ("squared", "huber"):
-            return self.sigma2 / reference**2
-        if self.loss == "l1":
-            return self.scale / reference
-        return self.beta
 
 
 # --- the arithmetic -----------------------------------------------------------------------------
@@ -188,9 +175,9 @@ def _explain(loss, a, beta, sigma2, scale, noise_std, verdict) -> str:
         )
     elif loss == "huber":
         head = (
-            f"Your loss is {_num(a)} × [ΣHuber(x̂ − x) + {_num(beta)}·ΣKL]: the −ELBO of the "
-            f"density ∝ exp(−Huber/s) with s = β = {_num(scale)} (a Gaussian core of σ ≈ "
-            f"{_num(noise_std)}), up to a positive factor and a constant."
+            f"Your loss is {_num(a)} × [ΣHuber(x̂ − x) + {_num(beta)}·ΣKL]: the Huber −ELBO "
+            f"with scale b = √β = {_num(scale)} (noise std ≈ {_num(noise_std)}), up to a "
+            "positive factor and a constant."
         )
     else:
         head = (
@@ -245,11 +232,15 @@ def implied(
     a, k = coefficients(*map(Fraction, (D, J, B)), recon, recon_batch, kl, kl_batch, Fraction(w))
     beta, a, k = float(k / a), float(a), float(k)
     sigma2 = {"squared": beta / 2, "huber": beta}.get(loss)
-    scale = beta if loss in ("l1", "huber") else None
+    scale = {"l1": beta, "huber": math.sqrt(beta)}.get(loss)
     sigma = math.sqrt(sigma2) if sigma2 is not None else None
-    noise_std = {"squared": sigma, "huber": sigma, "l1": math.sqrt(2.0) * beta}.get(loss)
+    huber_alpha = huber_delta / scale if loss == "huber" else None
+    noise_std = {"squared": sigma, "l1": math.sqrt(2.0) * beta}.get(loss)
+    if loss == "huber":
+        noise_std = huber.huber_std(scale, huber_alpha)
     verdict = _verdict(loss, beta, noise_std)
     return Implied(
+        huber_alpha=huber_alpha,
         sigma2=sigma2,
         sigma=sigma,
         scale=scale,
@@ -411,7 +402,7 @@ def _per_pixel(loss: str, delta: sp.Expr) -> sp.Expr:
 TITLES = {
     "squared": "Your loss as a Gaussian ELBO: the implied σ²",
     "l1": "Your loss as a Laplace ELBO: the implied scale b",
-    "huber": "Your loss as a Huber-density ELBO: the implied scale s",
+    "huber": "Your loss as a Huber-density ELBO: the implied scale b",
     "bce": "Your loss as a Bernoulli ELBO: the implied β",
 }
 
@@ -518,21 +509,22 @@ def derivation(
         fitted = _over(sum_ell, beta)
         if loss == "l1":
             log_z = sp.log(2 * beta)
-            density, name, sym = "−log Laplace(x | μ, b)", "Laplace form", "b"
+            density, name = "−log Laplace(x | μ, b)", "Laplace form"
+            note = f"Divide by β: the summed loss is now over $b = \\beta = {sp.latex(beta)}$."
+            param = f"$b = \\beta = {sp.latex(beta)}$"
         else:
-            # Z(δ, s) = √(2πs)·erf(δ/√(2s)) + 2(s/δ)·exp(−δ²/(2s)), from the Huber derivation.
-            log_z = sp.log(huber.huber_normaliser().subs({huber.alpha: delta_sym, huber.s: beta}))
-            density, name, sym = "−log of the density exp(−H/s)/Z", "Huber form", "s"
-        steps.append(
-            Step(
-                fitted + sum_kl,
-                "scale",
-                f"Divide by β: the summed loss is now over ${sym} = \\beta = {sp.latex(beta)}$.",
-                term=beta,
-                label=name,
+            # −log p = H_δ(r)/b² + log(b·Z(α)) with b = √β and α = δ/b (derivations.huber).
+            b_sym = sp.sqrt(beta)
+            log_z = sp.log(b_sym * huber.huber_normaliser().subs(huber.alpha, delta_sym / b_sym))
+            density = "−log of the Huber density exp(−ρ_α((x − μ)/b))/(b·Z(α))"
+            name = "Huber form"
+            note = (
+                f"Divide by β: the summed loss is now over $b^2 = \\beta = {sp.latex(beta)}$, "
+                f"so the scale is $b = {sp.latex(b_sym)}$ and the switch point "
+                f"$\\alpha = \\delta/b = {sp.latex(sp.simplify(delta_sym / b_sym))}$ in units of b."
             )
-        )
-        param = f"${sym} = \\beta = {sp.latex(beta)}$"
+            param = f"$b = \\sqrt{{\\beta}} = {sp.latex(b_sym)}$"
+        steps.append(Step(fitted + sum_kl, "scale", note, term=beta, label=name))
     else:
         param = f"$\\beta = {sp.latex(beta)}$"
     if loss != "bce":
@@ -577,9 +569,3 @@ def derivation(
         },
         sample_ranges={mu: (0.05, 0.95), x: (0.0, 1.0), mu_z: (-2.0, 2.0), sigma_z: (0.2, 3.0)},
     )
-
-
-def headline_derivation() -> Derivation:
-    """The issue's headline bug as a zero-argument builder: ``F.mse_loss(x_hat, x)`` (mean over
-    pixels and batch) with the KL summed over latents and averaged over the batch, on MNIST."""
-    return derivation(784, 20, 128, "mean", "mean", "sum", "mean")

@@ -104,7 +104,6 @@ def _sample(seed: int) -> dict[str, np.ndarray | float]:
         "lambda": rng.uniform(0.05, 0.95, DIMS),
         "b": float(rng.uniform(0.3, 1.5)),
         "alpha": float(rng.uniform(0.3, 2.0)),
-        "s": float(rng.uniform(0.3, 1.5)),
         "mu_z": rng.normal(0.0, 1.0, LATENTS),
         "sigma_z": rng.uniform(0.3, 2.0, LATENTS),
         "epsilon": rng.normal(0.0, 1.0, LATENTS),
@@ -122,10 +121,12 @@ def _row(label: str, derived: float, reference: float, reference_name: str) -> N
     )
 
 
-def _huber_log_z_by_quadrature(alpha: float, s: float) -> float:
+def _huber_log_z_by_quadrature(alpha: float) -> float:
+    """log ∫ exp(−ρ_α(u)) du by scipy's quad, piece by piece."""
+
     def unnormalised(r: float) -> float:
         h = 0.5 * r * r if abs(r) <= alpha else alpha * (abs(r) - 0.5 * alpha)
-        return float(np.exp(-h / s))
+        return float(np.exp(-h))
 
     core, _ = integrate.quad(unnormalised, -alpha, alpha, epsabs=0, epsrel=1e-12)
     tail, _ = integrate.quad(unnormalised, alpha, np.inf, epsabs=0, epsrel=1e-12)
@@ -338,22 +339,23 @@ def _laplace_huber_rows(slug: str, v: dict) -> list[NumericRow]:
                 "torch.nn.functional.l1_loss",
             ),
         ]
-    alpha, s = v["alpha"], v["s"]
-    log_z = _huber_log_z_by_quadrature(alpha, s)
+    alpha, b = v["alpha"], v["b"]
+    log_z = _huber_log_z_by_quadrature(alpha)
     if slug == "huber-normaliser":
         return [
             _row(
-                "log Z(α, s)",
+                "log Z(α)",
                 np.log(f(slug, "closed form")(v)),
                 log_z,
                 "scipy.integrate.quad",
             )
         ]
     if slug == "huber":
-        huber_sum = F.huber_loss(_t(m), _t(x), reduction="sum", delta=alpha).item()
+        delta = alpha * b  # the switch point on the raw residual
+        huber_sum = F.huber_loss(_t(m), _t(x), reduction="sum", delta=delta).item()
         return [
             _row(
-                "log Z(α, s)",
+                "log Z(α)",
                 _expr_function("huber log normaliser")(v),
                 log_z,
                 "scipy.integrate.quad",
@@ -361,13 +363,13 @@ def _laplace_huber_rows(slug: str, v: dict) -> list[NumericRow]:
             _row(
                 "log-density",
                 f(slug, "expanded")(v),
-                -huber_sum / s - DIMS * log_z,
+                -huber_sum / b**2 - DIMS * (np.log(b) + log_z),
                 "F.huber_loss + scipy.integrate.quad",
             ),
             _row(
                 "−Huber (mean)",
                 f(slug, "negative mean Huber")(v),
-                -F.huber_loss(_t(m), _t(x), delta=alpha).item(),
+                -F.huber_loss(_t(m), _t(x), delta=delta).item(),
                 "torch.nn.functional.huber_loss",
             ),
         ]

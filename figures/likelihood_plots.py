@@ -74,20 +74,21 @@ def bernoulli_vs_continuous(x: float, log_normaliser, points: int = 199) -> go.F
 
 
 def robust_densities(scale: float, alpha: float, huber_log_normaliser, points: int = 401):
-    """Gaussian, Laplace and Huber densities with the same scale s, and their losses.
+    """Gaussian, Laplace and Huber densities with the same scale b, and their losses.
 
-    The Huber density is exp(−H_α(r)/T) / Z(α, T) with temperature T = s², so its quadratic core
-    is the Gaussian with σ = s and its tails beyond |r| = α are Laplace-like. Z comes from
-    `huber_log_normaliser(α, T)`.
+    The Huber density is exp(−ρ_α(r/b)) / (b·Z(α)) (derivations/huber.py): its quadratic core is
+    the Gaussian with σ = b, and beyond |r| = α·b its tails are Laplace-like. log Z comes from
+    `huber_log_normaliser(α)`.
     """
-    r = np.linspace(-4 * max(scale, alpha), 4 * max(scale, alpha), points)
-    huber = np.where(np.abs(r) <= alpha, 0.5 * r**2, alpha * (np.abs(r) - 0.5 * alpha))
-    temperature = scale**2
-    log_huber = -huber / temperature - float(huber_log_normaliser(alpha, temperature))
+    reach = 4 * scale * max(1.0, alpha)
+    r = np.linspace(-reach, reach, points)
+    u = np.abs(r) / scale
+    rho = np.where(u <= alpha, 0.5 * u**2, alpha * (u - 0.5 * alpha))
+    log_huber = -rho - np.log(scale) - float(huber_log_normaliser(alpha))
     curves = {
-        "Gaussian (σ = s)": stats.norm.logpdf(r, scale=scale),
-        "Laplace (b = s)": stats.laplace.logpdf(r, scale=scale),
-        f"Huber (α = {alpha:.3g}, s)": log_huber,
+        "Gaussian (σ = b)": stats.norm.logpdf(r, scale=scale),
+        "Laplace (b)": stats.laplace.logpdf(r, scale=scale),
+        f"Huber (b, α = {alpha:.3g})": log_huber,
     }
     fig = make_subplots(rows=1, cols=2, subplot_titles=("density", "loss = −log density"))
     for colour, (name, logp) in zip(FAMILY_COLOURS, curves.items(), strict=False):

@@ -468,6 +468,25 @@ def make(name: str, **params) -> Likelihood:
     return _lookup(name)(**params)
 
 
+def noise_std(name: str, params: dict[str, float]) -> float | None:
+    """The standard deviation of one pixel's noise under a fixed-scale family: σ (Gaussian),
+    √2·b (Laplace), b·√E[u²](α) (Huber); None for a family without a fixed scale."""
+    if name == "gaussian":
+        return params["sigma"]
+    if name == "laplace":
+        return math.sqrt(2.0) * params["scale"]
+    if name == "huber":
+        unit = Huber(torch.tensor(0.0, dtype=torch.float64), 1.0, params["alpha"])
+        return params["scale"] * math.sqrt(float(unit.variance))
+    return None
+
+
+def scale_for_std(name: str, std: float, params: dict[str, float]) -> float | None:
+    """The inverse of `noise_std`: the family's slider parameter giving noise std `std`."""
+    unit = noise_std(name, {**params, "sigma": 1.0, "scale": 1.0})
+    return None if unit is None else std / unit
+
+
 def info(name: str) -> LikelihoodInfo:
     c = _lookup(name)
     return LikelihoodInfo(

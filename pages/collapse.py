@@ -100,7 +100,7 @@ if "collapse" not in st.session_state:
     st.session_state.collapse = LabSession(linear=True, step_budget=TRAIN_STEPS)
 session: LabSession = st.session_state.collapse
 session.apply(
-    LabSettings(dataset=data_name, sigma=math.sqrt(sigma2), latent_dim=latent_dim, lr=1e-2)
+    LabSettings(dataset=data_name, scale=math.sqrt(sigma2), latent_dim=latent_dim, lr=1e-2)
 )
 if session.pending_reset:
     session.reset()

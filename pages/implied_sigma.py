@@ -6,7 +6,7 @@ from derivations import implied_sigma
 from ui import pages
 from ui.derivation_view import arrival_banner, show_steps
 from ui.implied_view import implied_steps, lab_query
-from ui.lab_settings import SIGMA_RANGE
+from ui.lab_settings import SCALE_RANGE
 from ui.loss_code_view import paste_your_loss
 from ui.mse_demo import mse_demo_panel
 
@@ -118,7 +118,7 @@ if result.sigma2 is not None and loss == "squared":
     m2.metric("implied σ", f"{result.sigma:.4g}")
 elif result.scale is not None:
     m1.metric(
-        "implied Laplace scale b" if loss == "l1" else "implied Huber scale s",
+        "implied Laplace scale b" if loss == "l1" else "implied Huber scale b",
         f"{result.scale:.4g}",
     )
     m2.metric("noise std it assumes", f"{result.noise_std:.4g}")
@@ -129,15 +129,15 @@ verdict_box = st.success if result.verdict == implied_sigma.MATCHES else st.warn
 verdict_box(f"**{result.verdict}.** {result.explanation}")
 
 query, clamped = lab_query(result)
-LAB_PARAMETER = {"gaussian": "σ", "laplace": "scale b", "huber": "scale b"}
+LAB_PARAMETER = {"gaussian": "σ", "laplace": "scale b", "huber": "scale b"}  # URL key "scale"
 family = query["likelihood"]
 if family == "bernoulli":
     label = f"Open the live lab with these settings (bernoulli, β = {query['beta']})"
 else:
     label = f"Open the live lab with these settings ({family}, {LAB_PARAMETER[family]} = "
-    label += f"{query['sigma']}" + (f", α = {query['alpha']}" if family == "huber" else "") + ")"
+    label += f"{query['scale']}" + (f", α = {query['alpha']}" if family == "huber" else "") + ")"
 if clamped:
-    label += f", clamped to the lab's range {SIGMA_RANGE[0]:g} to {SIGMA_RANGE[1]:g}"
+    label += f", clamped to the lab's range {SCALE_RANGE[0]:g} to {SCALE_RANGE[1]:g}"
 if st.button(label, icon=":material/science:", key="implied_open_lab"):
     st.switch_page(pages.LAB.path, query_params=query)
 

@@ -11,8 +11,8 @@ from models.evaluate import ACTIVE_THRESHOLD
 from ui import pages
 from ui.derivation_view import arrival_banner
 from ui.draw_view import drawing_panel, mark_drawing
-from ui.lab_controls import lab_session, settings_controls
-from ui.lab_session import EVAL_K, comparison_rows
+from ui.lab_controls import lab_session, lower_lr_and_resume, settings_controls
+from ui.lab_session import EVAL_K, comparison_rows, settings_caption, suggested_lr
 from ui.mse_demo import mse_demo_panel
 from ui.number_format import compact
 
@@ -83,7 +83,16 @@ buttons[4].download_button(
 
 if session.message:
     st.error(f"Training paused: {session.message}", icon=":material/warning:")
-    if st.button("Reset the model and try again", key="lab_reset_after_error"):
+    fixes = st.columns(2)
+    if session.stop is not None:
+        fixes[0].button(
+            f"Lower the learning rate to {suggested_lr(session.settings.lr):g} and resume",
+            key="lab_lower_lr",
+            icon=":material/trending_down:",
+            on_click=lower_lr_and_resume,
+            args=(session,),
+        )
+    if fixes[1].button("Reset the model and try again", key="lab_reset_after_error"):
         session.reset()
         st.rerun()
 if session.pending_reset:
@@ -265,7 +274,7 @@ if session.pinned:
             st.image(
                 grid_png(run.grid_rows, run.image_shape, scale=4),
                 width=150,
-                caption=f"run {index + 1}: {run.settings.likelihood}, σ = {run.settings.sigma:g}",
+                caption=f"run {index + 1}: {settings_caption(run.settings)}",
             )
 
 with st.expander("Demonstration: the F.mse_loss-mean convention on real MNIST digits"):

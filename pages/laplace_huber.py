@@ -4,10 +4,14 @@ import streamlit as st
 
 from derivations.huber import huber_log_normaliser
 from figures.likelihood_plots import robust_densities
+from models import likelihoods
 from ui import pages
 from ui.controls import log_slider
 from ui.derivation_view import arrival_banner, show_derivation
+from ui.lab_controls import ALPHA_GRID
 from ui.numeric_panel import numeric_check_panel
+
+HUBER_ALPHA = likelihoods.info("huber").params["alpha"]  # the one default, as in the lab
 
 st.title("Laplace → L1, Huber → its density")
 arrival_banner(pages.LAPLACE_HUBER.url_path)
@@ -21,7 +25,7 @@ st.markdown(
 st.header("Laplace → L1", anchor="laplace")
 show_derivation("laplace-l1")
 
-st.header("Huber → exp(−H_α/s) / Z", anchor="huber")
+st.header("Huber → exp(−ρ_α((x−μ)/b)) / (b·Z(α))", anchor="huber")
 show_derivation("huber")
 
 
@@ -29,15 +33,20 @@ show_derivation("huber")
 def robust_explorer() -> None:
     left, right = st.columns(2)
     with left:
-        scale = log_slider("scale s (σ for the Gaussian, b for Laplace)", "robust_scale", 0.1)
+        scale = log_slider("scale b (σ for the Gaussian)", "robust_scale", 0.1)
     with right:
-        alpha = log_slider("Huber α (where quadratic turns linear)", "robust_alpha", 0.1)
+        alpha = log_slider(
+            "Huber α, in units of b (where quadratic turns linear)",
+            "robust_alpha",
+            HUBER_ALPHA,
+            ALPHA_GRID,
+        )
     st.plotly_chart(robust_densities(scale, alpha, huber_log_normaliser), key="robust_curve")
     st.caption(
-        "Here the Huber density uses temperature s², so its quadratic core is exactly the "
-        "Gaussian with σ = s. The derivation above keeps a general temperature s; the lab's "
-        "Huber likelihood is written on the standardised residual, exp(−ρ_α(r/b)), with α in "
-        "units of b: the same family with s = b² and the switch point at α·b."
+        "All three use the same scale b. The Huber density's quadratic core is exactly the "
+        "Gaussian with σ = b; beyond α·b from μ its tails fall like the Laplace's. This is the "
+        "parametrisation of the derivation above, of the lab's Huber likelihood and of the "
+        "implied-σ calculator."
     )
 
 
@@ -45,8 +54,9 @@ robust_explorer()
 
 st.subheader("The Huber normaliser in closed form", anchor="huber-normaliser")
 st.markdown(
-    "$Z(\\alpha, s) = \\int e^{-H_\\alpha(r)/s}\\,dr$ splits into a Gaussian core and two "
-    "exponential tails; it is finite for every α > 0 and s > 0, so the Huber density is proper."
+    "$Z(\\alpha) = \\int e^{-\\rho_\\alpha(u)}\\,du$ over the standardised residual "
+    "$u = (x-\\mu)/b$ splits into a Gaussian core and two exponential tails; it is finite for "
+    "every α > 0, so the Huber density is proper for every scale b > 0."
 )
 show_derivation("huber-normaliser")
 

@@ -46,12 +46,12 @@ def test_moving_sigma_mid_run_is_applied_and_written_to_the_url():
     at = open_page(LAB)
     at.button(key="lab_train").click().run()
     first = step_count(trained(at))
-    at.select_slider(key="lab_sigma").set_value(0.5).run()
+    at.select_slider(key="lab_scale_gaussian").set_value(0.5).run()
     assert not at.exception
     session = at.session_state.lab
     assert session.trainer.likelihood.params["sigma"] == 0.5
-    assert any(e.what == "sigma" and e.after == 0.5 for e in session.trainer.history.events)
-    assert at.query_params["sigma"] == "0.5"
+    assert any(e.name == "sigma" and e.after == 0.5 for e in session.trainer.history.events)
+    assert at.query_params["scale"] == "0.5"
     assert step_count(trained(at, more_than=session.step)) > first  # trains on after the change
 
 
@@ -72,7 +72,7 @@ def test_settings_come_from_the_url_and_bad_values_get_a_message():
     at = open_page(LAB, query={"likelihood": "laplace", "sigma": "0.3", "lr": "-5"})
     assert not at.exception
     settings = at.session_state.lab.settings
-    assert settings.likelihood == "laplace" and settings.sigma == 0.3
+    assert settings.likelihood == "laplace" and settings.scale == 0.3
     warnings = " ".join(w.value for w in at.warning)
     assert "lr must be between" in warnings
 

@@ -24,7 +24,7 @@ def started(settings: LabSettings | None = None) -> LabSession:
 # ---- settings in the query string
 def test_settings_round_trip_through_the_query_string():
     settings = LabSettings(
-        likelihood="laplace", sigma=0.05, latent_dim=4, beta=2.0, lr=3e-3, seed=7
+        likelihood="laplace", scale=0.05, latent_dim=4, beta=2.0, lr=3e-3, seed=7
     )
     parsed, problems = from_query(settings.to_query())
     assert problems == []
@@ -57,7 +57,7 @@ def test_unknown_query_keys_are_ignored():
 
 # ---- isolation
 def test_two_sessions_train_independently():
-    a, b = started(LabSettings(sigma=0.05, seed=1)), started(LabSettings(sigma=3.0, seed=2))
+    a, b = started(LabSettings(scale=0.05, seed=1)), started(LabSettings(scale=3.0, seed=2))
     a.train_slice(0.3)
     assert a.step > 0 and b.step == 0 and b.history()["step"].size == 0
     b.train_slice(0.1)
@@ -119,7 +119,7 @@ def test_settings_wait_for_a_slice_in_the_middle_of_a_torch_step():
     slicer.start()
     inside.wait(30)
     applied = threading.Event()
-    rerun = threading.Thread(target=lambda: (session.apply(LabSettings(sigma=0.7)), applied.set()))
+    rerun = threading.Thread(target=lambda: (session.apply(LabSettings(scale=0.7)), applied.set()))
     rerun.start()
     assert not applied.wait(0.3), "apply() changed σ while a slice was mid-step"
     finish.set()
@@ -127,7 +127,7 @@ def test_settings_wait_for_a_slice_in_the_middle_of_a_torch_step():
     rerun.join(30)
     assert applied.is_set()
     assert session.trainer.likelihood.params["sigma"] == pytest.approx(0.7)
-    assert session.trainer.history.events[-1].what == "sigma"
+    assert session.trainer.history.events[-1].name == "sigma"
 
 
 # ---- the race: reruns that touch the session while a slice is inside a torch step
@@ -148,7 +148,7 @@ def test_concurrent_slices_settings_and_views_never_corrupt_the_run():
         sigmas = (0.05, 0.1, 0.3, 1.0)
         try:
             for n in range(40):
-                session.apply(LabSettings(sigma=sigmas[(n + worker) % 4], beta=1.0 + n % 2))
+                session.apply(LabSettings(scale=sigmas[(n + worker) % 4], beta=1.0 + n % 2))
                 session.history()
                 session.reconstruction_rows(4)
                 session.prior_samples(4)
@@ -193,11 +193,11 @@ def test_a_non_finite_loss_pauses_with_a_message_and_reset_recovers():
 def test_architecture_changes_wait_for_reset_and_others_apply_mid_run():
     session = started()
     session.train_slice(0.05)
-    assert session.apply(LabSettings(sigma=0.3)) == ["sigma"]
+    assert session.apply(LabSettings(scale=0.3)) == ["sigma"]
     assert session.trainer.likelihood.params["sigma"] == pytest.approx(0.3)
-    assert session.apply(LabSettings(sigma=0.3, likelihood="laplace")) == ["likelihood"]
+    assert session.apply(LabSettings(scale=0.3, likelihood="laplace")) == ["likelihood"]
     assert session.trainer.likelihood.name == "laplace"
-    changed = session.apply(LabSettings(sigma=0.3, likelihood="laplace", latent_dim=5))
+    changed = session.apply(LabSettings(scale=0.3, likelihood="laplace", latent_dim=5))
     assert changed == ["model (applies on reset)"] and session.pending_reset
     assert session.train_slice(0.05) is None  # no training on a model that no longer matches
     session.reset()
@@ -207,7 +207,7 @@ def test_architecture_changes_wait_for_reset_and_others_apply_mid_run():
 def test_downloads_and_pinned_runs():
     session = started(LabSettings(seed=3))
     session.train_slice(0.2)
-    session.apply(LabSettings(seed=3, sigma=0.5))
+    session.apply(LabSettings(seed=3, scale=0.5))
     session.train_slice(0.1)
     lines = session.metrics_csv().strip().splitlines()
     assert lines[0].startswith("step,loss_recon_plus_beta_kl")
@@ -227,7 +227,7 @@ def test_long_runs_keep_bounded_history_and_chart_data(monkeypatch):
     monkeypatch.setattr(lab_session, "HISTORY_ROWS", 500)
     session = started()
     for sigma in (0.2, 0.21, 0.22, 0.5):  # a "drag": three changes a few steps apart, then one
-        session.apply(LabSettings(sigma=sigma))
+        session.apply(LabSettings(scale=sigma))
         session.train_slice(0.02)
     while session.step < 1500:
         session.train_slice(0.2)

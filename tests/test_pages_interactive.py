@@ -49,7 +49,7 @@ def test_open_lab_button_carries_the_implied_sigma_into_the_lab():
     assert not at.exception
     lab = at.session_state.lab
     assert lab.settings.likelihood == "gaussian"
-    assert lab.settings.sigma == float(f"{np.sqrt(32):g}")  # σ = √32 ≈ 5.66, inside the range
+    assert lab.settings.scale == float(f"{np.sqrt(32):g}")  # σ = √32 ≈ 5.66, inside the range
 
 
 # ---- posterior collapse

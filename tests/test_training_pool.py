@@ -30,7 +30,7 @@ def pool():
 
 def test_sessions_train_in_turn_while_their_tabs_beat(pool):
     a = LabSession(LabSettings(seed=1), pool=pool)
-    b = LabSession(LabSettings(seed=2, sigma=0.5), pool=pool)
+    b = LabSession(LabSettings(seed=2, scale=0.5), pool=pool)
     a.start()
     b.start()
     assert wait_until(lambda: (a.heartbeat(), b.heartbeat(), a.step > 100 and b.step > 100)[-1])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 from derivations import implied_sigma
-from ui.lab_settings import BETA_RANGE, LabSettings, clamp_sigma
+from ui.lab_settings import ALPHA_RANGE, BETA_RANGE, LabSettings, clamp_scale
 from ui.latex import StepView, derivation_views
 
 _FAMILY = {"squared": "gaussian", "l1": "laplace", "huber": "huber", "bce": "bernoulli"}
@@ -32,13 +30,12 @@ def lab_query(result: implied_sigma.Implied) -> tuple[dict[str, str], bool]:
         beta = min(max(result.beta, BETA_RANGE[0]), BETA_RANGE[1])
         settings = LabSettings(dataset="digits-binarised", likelihood=family, beta=beta)
         return settings.to_query(), beta != result.beta
-    if family == "huber":
-        # derivations: exp(−H_δ(r)/s), δ = 1; the lab's Huber: exp(−ρ_α(r/b)) with α in units
-        # of b. They match for b = √s and α = δ/√s.
-        parameter, alpha = math.sqrt(result.scale), 1.0 / math.sqrt(result.scale)
-    else:
-        parameter, alpha = (result.sigma if family == "gaussian" else result.scale), 1.0
+    # One Huber parametrisation (derivations.huber): the calculator's b and α are the lab's.
+    parameter = result.sigma if family == "gaussian" else result.scale
+    alpha = result.huber_alpha if family == "huber" else LabSettings().alpha
     settings = LabSettings(
-        likelihood=family, sigma=clamp_sigma(parameter), alpha=clamp_sigma(alpha)
+        likelihood=family,
+        scale=clamp_scale(parameter),
+        alpha=min(max(alpha, ALPHA_RANGE[0]), ALPHA_RANGE[1]),
     )
-    return settings.to_query(), (settings.sigma, settings.alpha) != (parameter, alpha)
+    return settings.to_query(), (settings.scale, settings.alpha) != (parameter, alpha)

@@ -16,7 +16,6 @@ import contextlib
 import csv
 import functools
 import io
-import math
 import threading
 import time
 from collections import deque
@@ -29,9 +28,9 @@ import torch
 from models import likelihoods
 from models.data import DataError, Dataset, load_dataset
 from models.evaluate import Metrics, evaluate
-from models.trainer import SliceResult, TrainConfig, Trainer
+from models.trainer import Event, SliceResult, Stop, TrainConfig, Trainer
 from models.vae import VAEConfig, to_bytes
-from ui.lab_settings import LabSettings
+from ui.lab_settings import LR_RANGE, SYMBOLS, LabSettings
 from ui.training_pool import POOL, TrainingPool
 
 HIDDEN = 128  # decoder/encoder width: small enough for 8 sessions on 2 cores
@@ -69,7 +68,8 @@ class LabSession:
     _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     trainer: Trainer | None = None
     running: bool = False
-    message: str | None = None  # why training stopped (non-finite loss), shown with a reset
+    message: str | None = None  # why training stopped, in words (see stop_message)
+    stop: Stop | None = None  # the trainer's structured reason, when it stopped itself
     metrics: Metrics | None = None
     metrics_step: int = -1
     pinned: list[PinnedRun] = field(default_factory=list)
@@ -128,7 +128,7 @@ class LabSession:
         )
 
     def stop_with_error(self, error: Exception) -> None:
-        self.running, self.message = False, f"training stopped: {error}"
+        self.running, self.message, self.stop = False, f"training stopped: {error}", None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def dataset(self) -> Dataset:
@@ -177,7 +177,7 @@ class LabSession:
         with self._locked():
             if self.trainer.status.stopped:
                 self.trainer.resume()
-            self.running, self.message = True, None
+            self.running, self.message, self.stop = True, None, None
         self.heartbeat()
         if self.pool is not None:
             self.pool.submit(self)
@@ -189,7 +189,7 @@ class LabSession:
         """A fresh model with the current settings (history and metrics cleared, pins kept)."""
         with self._locked():
             self._replace_trainer()
-            self.running, self.message = False, None
+            self.running, self.message, self.stop = False, None, None
 
     @property
     def pending_reset(self) -> bool:
@@ -197,12 +197,16 @@ class LabSession:
 
     # -- settings --------------------------------------------------------------------------------
     def apply(self, new: LabSettings) -> list[str]:
-        """Apply changed settings; returns what changed. Data set, latent size and seed need a
-        fresh model, so they wait for a reset (`pending_reset`); the rest apply mid-run."""
-        old, changed = self.settings, []
-        if new == old:
-            return changed
+        """Apply changed settings; returns the names of what changed. Data set, latent size,
+        seed and a decoder of another width need a fresh model, so they wait for a reset
+        (`pending_reset`); the rest apply mid-run. The old settings are read and the new ones
+        written under one hold of the lock, so two reruns cannot both diff against the same
+        old settings (and apply a Laplace scale to a Bernoulli trainer)."""
+        changed: list[str] = []
         with self._locked():
+            old = self.settings
+            if new == old:
+                return changed
             self.settings = new
             if new.architecture() != old.architecture():
                 self._needs_reset = True
@@ -223,7 +227,7 @@ class LabSession:
                 if getattr(new, name) != getattr(old, name):
                     trainer.set_param(**{name: getattr(new, name)})
                     changed.append(name)
-            self.message = None
+            self.message, self.stop = None, None
         return changed
 
     # -- training --------------------------------------------------------------------------------
@@ -245,7 +249,8 @@ class LabSession:
             result = self.trainer.run(max_steps=steps_left, max_seconds=max_seconds)
             self.trainer.history.compact(HISTORY_ROWS)
             if result.stopped_reason:
-                self.running, self.message = False, result.stopped_reason
+                self.stop = self.trainer.status.stop
+                self.running, self.message = False, stop_message(self.stop)
             elif steps_left is not None and result.steps >= steps_left:
                 self.running = False  # budget spent: nothing keeps burning CPU
             return result
@@ -279,9 +284,10 @@ class LabSession:
                 if max_rows is None or n <= max_rows
                 else (np.linspace(0, n - 1, max_rows).astype(int))
             )
-            events = [(e.step, _event_label(e.what, e.after)) for e in h.events]
+            events = list(h.events)
             if max_rows is not None:
                 events = _merge_drags(events)[-CHART_EVENTS:]
+            events = [(e.step, event_label(e)) for e in events]
             return {
                 "step": np.asarray([h.step[k] for k in rows]),
                 "loss": np.asarray([h.loss[k] for k in rows]),
@@ -402,32 +408,75 @@ class LabSession:
             return run
 
 
-def _merge_drags(events: list[tuple[int, str]], within: int = 500) -> list[tuple[int, str]]:
-    """A slider drag makes several changes of one setting a few steps apart: keep the last."""
-    merged: list[tuple[int, str]] = []
-    for step, label in events:
-        kind = label.split(" ")[0]
-        if merged and merged[-1][1].split(" ")[0] == kind and step - merged[-1][0] <= within:
-            merged[-1] = (step, label)
+def _merge_drags(events: list[Event], within: int = 500) -> list[Event]:
+    """A slider drag makes several changes of one setting a few steps apart: keep the last,
+    with the value from before the drag as its `before`."""
+    merged: list[Event] = []
+    for event in events:
+        last = merged[-1] if merged else None
+        if last and last.name == event.name and event.step - last.step <= within:
+            merged[-1] = replace(event, before=last.before)
         else:
-            merged.append((step, label))
+            merged.append(event)
     return merged
 
 
-def _event_label(what: str, after: object) -> str:
-    symbol = {"sigma": "σ", "scale": "scale", "alpha": "α", "beta": "β", "lr": "lr"}.get(what)
-    if symbol is None:
-        return str(after)
-    value = float(after) if isinstance(after, int | float) else math.nan
-    return f"{symbol} → {value:.3g}"
+def event_label(event: Event) -> str:
+    """A change as the chart marks it: "σ → 0.05", "likelihood → laplace"."""
+    if event.name in SYMBOLS and isinstance(event.after, int | float):
+        return f"{SYMBOLS[event.name]} → {float(event.after):.3g}"
+    return f"{event.name} → {event.after}"
+
+
+def suggested_lr(lr: float) -> float:
+    """The learning rate the one-click fix offers: the default 1e-3, or a tenth of a rate
+    already at or below it (never below the slider's range)."""
+    default = LabSettings().lr
+    return default if lr > default else max(lr / 10, LR_RANGE[0])
+
+
+def stop_message(stop: Stop) -> str:
+    """Why training paused, naming the likely cause, in the lab's symbols."""
+    values = stop.settings
+    shown = ", ".join(
+        f"{SYMBOLS[k]} = {v:.3g}" for k, v in values.items() if k in SYMBOLS and k != "beta"
+    )
+    if values.get("beta", 1.0) != 1.0:
+        shown += f", β = {values['beta']:.3g}"
+    lr = values["lr"]
+    if stop.reason == "diverged":
+        what = (
+            f"the loss diverged: around step {stop.step:,} its median over 100 steps was "
+            f"{stop.loss:.3g}, far above its best level since the last change ({stop.best:.3g})"
+        )
+    else:
+        what = f"the loss became infinite or undefined (NaN) by step {stop.step:,}"
+    if lr > LabSettings().lr:
+        cause = f"the likely cause is the learning rate {lr:g}: Adam's steps overshoot"
+    elif "sigma" in values or "scale" in values:
+        symbol = SYMBOLS["sigma" if "sigma" in values else "scale"]
+        cause = f"the likely cause is a very small {symbol}, which magnifies every gradient"
+    else:
+        cause = "a lower learning rate usually cures it"
+    return (
+        f"{what} ({values['likelihood']}, {shown}); {cause}. The weights are back at step "
+        f"{stop.restored_step:,}, the last check before the trouble."
+    )
+
+
+def settings_caption(settings: LabSettings) -> str:
+    """ "laplace, b = 0.05": the family and its own parameters, each with its own symbol."""
+    params = ", ".join(f"{SYMBOLS[k]} = {v:g}" for k, v in settings.likelihood_params().items())
+    return settings.likelihood + (f", {params}" if params else "")
 
 
 def settings_row(settings: LabSettings) -> dict:
     row = {"likelihood": settings.likelihood, "data": settings.dataset}
-    slider = likelihoods.info(settings.likelihood).slider
-    if slider:
-        row[slider] = settings.sigma
-    row.update(latent=settings.latent_dim, beta=settings.beta, lr=settings.lr, seed=settings.seed)
+    params = settings.likelihood_params()
+    for name, value in params.items():
+        row[SYMBOLS[name]] = value
+    row.update({"latent": settings.latent_dim, SYMBOLS["beta"]: settings.beta})
+    row.update({SYMBOLS["lr"]: settings.lr, "seed": settings.seed})
     return row
 
 
