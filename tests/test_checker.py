@@ -25,7 +25,9 @@ SIGMA_AWARE = "-log(mean((x-mu)^2)) - (mean((x-mu)^2)/sigma^2 - 1 - log(mean((x-
 CB = "sum(log(2*atanh(1-2*lambda_i)/(1-2*lambda_i)) + x_i*log(lambda_i) + (1-x_i)*log(1-lambda_i))"
 DIAGONAL = "-D/2*log(2*pi) - sum(log(sigma_i)) - sum((x_i-mu_i)^2/(2*sigma_i^2))"
 SLIP = "-D/2*log(2*pi) - 1/2*sum(sigma_i^2) - sum((x_i-mu_i)^2/(2*sigma_i^2))"
-HUBER_Z = "sqrt(2*pi*s)*erf(alpha/sqrt(2*s)) + 2*s/alpha*exp(-alpha^2/(2*s))"
+HUBER_Z = "sqrt(2*pi)*erf(alpha/sqrt(2)) + 2/alpha*exp(-alpha^2/2)"
+# torch's huber_loss(delta=α·b) on the raw residual, the form the Huber steps end in
+HUBER_B = HUBER.replace("alpha", "alpha*b")
 
 # (slug, target step label, typed text, expected kind, a phrase one of the hints must contain)
 TABLE = [
@@ -244,12 +246,12 @@ TABLE = [
     ("laplace-l1", "negative mean L1", "-mean(abs(x-mu))", "equal", None),
     ("laplace-l1", "negative L1", f"-{SSE}", "not-equal", None),
     # Huber
-    ("huber", "negative Huber", f"-sum({HUBER})", "equal", None),
-    ("huber", "normaliser dropped", f"-sum({HUBER})/s", "equal", None),
-    ("huber", "expanded", f"-D*log({HUBER_Z}) - sum({HUBER})/s", "equal", None),
-    ("huber", "expanded", f"-sum({HUBER})/s", "constant", None),
-    ("huber", "normaliser dropped", f"-sum({HUBER})", "multiple", None),
-    ("huber", "negative mean Huber", f"-mean({HUBER})", "equal", None),
+    ("huber", "negative Huber", f"-sum({HUBER_B})", "equal", None),
+    ("huber", "torch's Huber", f"-sum({HUBER_B})/b^2", "equal", None),
+    ("huber", "expanded", f"-D*log(b*({HUBER_Z})) - sum({HUBER_B})/b^2", "equal", None),
+    ("huber", "expanded", f"-sum({HUBER_B})/b^2", "constant", None),
+    ("huber", "torch's Huber", f"-sum({HUBER_B})", "multiple", None),
+    ("huber", "negative mean Huber", f"-mean({HUBER_B})", "equal", None),
     ("huber", "negative Huber", f"-{SSE}/2", "not-equal", None),
     ("huber-normaliser", "closed form", HUBER_Z, "equal", None),
     (
@@ -281,7 +283,7 @@ TABLE = [
         None,
     ),
     ("huber-normaliser", "definition", HUBER_Z, "equal", None),
-    ("huber-normaliser", "core and tails", "sqrt(2*pi*s)", "not-equal", None),
+    ("huber-normaliser", "core and tails", "sqrt(2*pi)*alpha", "not-equal", None),
     # KL
     ("kl-gaussian", "closed form", KL, "equal", None),
     ("kl-gaussian", "closed form", KL_LATEX, "equal", None),

@@ -28,9 +28,18 @@ from derivations.bernoulli import (
 from derivations.elbo import beta_for_sigma, sigma_for_beta
 from derivations.gaussian import normal_pdf
 from derivations.gaussian_learned import mean_squared_error, optimal_sigma_squared
-from derivations.huber import Huber, alpha, huber_log_normaliser, huber_loss, huber_normaliser, r
+from derivations.huber import (
+    Huber,
+    alpha,
+    huber_log_normaliser,
+    huber_loss,
+    huber_normaliser,
+    huber_std,
+    u,
+)
 from derivations.kl import kl_closed_form_term, kl_mc_variance
 from derivations.laplace import b, laplace_pdf
+from models.distributions import huber_log_normaliser as huber_log_normaliser_torch
 
 
 def t64(a) -> torch.Tensor:
@@ -236,36 +245,42 @@ def test_bce_on_grey_pixels_misses_exactly_the_log_normaliser():
 HUBER_CASES = [(1.0, 1.0), (0.01, 1.0), (10.0, 0.1), (0.5, 100.0), (2.0, 0.05), (1.345, 1.0)]
 
 
-def huber_normaliser_by_quadrature(a: float, s: float) -> float:
-    def f(v):
-        return math.exp(-(0.5 * v * v if abs(v) <= a else a * (abs(v) - 0.5 * a)) / s)
+def rho(v: float, a: float) -> float:
+    return 0.5 * v * v if abs(v) <= a else a * (abs(v) - 0.5 * a)
 
-    pieces = [(-np.inf, -a), (-a, a), (a, np.inf)]
+
+def quad_over_real_line(f, a: float, b: float = 1.0) -> float:
+    """∫ f over ℝ by scipy's quad, split at the kinks ±α·b."""
+    pieces = [(-np.inf, -a * b), (-a * b, a * b), (a * b, np.inf)]
     return sum(integrate.quad(f, lo, hi, epsabs=0, epsrel=1e-12)[0] for lo, hi in pieces)
 
 
-@pytest.mark.parametrize(("a", "s"), HUBER_CASES)
-def test_huber_normaliser_matches_quadrature(a, s):
-    expected = math.log(huber_normaliser_by_quadrature(a, s))
-    assert huber_log_normaliser(a, s) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+@pytest.mark.parametrize("a", sorted({a for a, _ in HUBER_CASES}))
+def test_huber_normaliser_matches_quadrature(a):
+    expected = math.log(quad_over_real_line(lambda v: math.exp(-rho(v, a)), a))
+    assert huber_log_normaliser(a) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    # the engine's torch normaliser is the same function
+    engine = float(huber_log_normaliser_torch(torch.tensor(a, dtype=torch.float64)))
+    assert engine == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
-@pytest.mark.parametrize(("a", "s"), HUBER_CASES[:4])
-def test_huber_density_integrates_to_one(a, s):
-    log_z = huber_log_normaliser(a, s)
-    loss = sp.lambdify((r, alpha), huber_loss(r), modules="numpy")
-    pieces = [(-np.inf, -a), (-a, a), (a, np.inf)]
-    total = sum(
-        integrate.quad(lambda v: math.exp(-loss(v, a) / s - log_z), lo, hi, epsrel=1e-12)[0]
-        for lo, hi in pieces
-    )
-    assert total == pytest.approx(1.0, abs=1e-9)
+@pytest.mark.parametrize(("a", "scale"), HUBER_CASES[:4])
+def test_huber_density_integrates_to_one_with_the_documented_std(a, scale):
+    """exp(−ρ_α(r/b))/(b·Z(α)) over the raw residual r: total mass 1, std huber_std(b, α)."""
+    log_z = huber_log_normaliser(a)
+
+    def density(r):
+        return math.exp(-rho(r / scale, a) - math.log(scale) - log_z)
+
+    assert quad_over_real_line(density, a, scale) == pytest.approx(1.0, abs=1e-9)
+    variance = quad_over_real_line(lambda r: r * r * density(r), a, scale)
+    assert huber_std(scale, a) == pytest.approx(math.sqrt(variance), rel=1e-8)
 
 
 def test_huber_loss_matches_torch_including_the_kink():
     a = 0.7
     residuals = np.array([-5.0, -a, -0.3, 0.0, 0.2, a, a + 1e-9, 3.0])
-    loss = sp.lambdify((r, alpha), huber_loss(r), modules="numpy")
+    loss = sp.lambdify((u, alpha), huber_loss(u), modules="numpy")
     expected = F.huber_loss(
         t64(residuals), t64(np.zeros_like(residuals)), reduction="none", delta=a
     )
@@ -274,10 +289,18 @@ def test_huber_loss_matches_torch_including_the_kink():
     assert Huber(sp.Float(-5.0), sp.Float(a)).doit() == pytest.approx(expected[0].item())
 
 
+@pytest.mark.parametrize(("a", "scale"), [(1.0, 0.1), (0.3, 2.0), (5.0, 0.05)])
+def test_standardised_huber_is_torch_huber_with_delta_alpha_b_over_b_squared(a, scale):
+    """The step "torch's Huber": ρ_α(r/b) = H_{αb}(r)/b², against torch's huber_loss."""
+    r = np.linspace(-4 * a * scale, 4 * a * scale, 41)
+    standardised = np.array([rho(v / scale, a) for v in r])
+    torch_loss = F.huber_loss(t64(r), t64(np.zeros_like(r)), reduction="none", delta=a * scale)
+    np.testing.assert_allclose(standardised, torch_loss.numpy() / scale**2, rtol=1e-12)
+
+
 def test_huber_normaliser_sympy_form_is_the_documented_one():
-    s = sp.Symbol("s", positive=True)
-    documented = sp.sqrt(2 * sp.pi * s) * sp.erf(alpha / sp.sqrt(2 * s)) + 2 * s / alpha * sp.exp(
-        -(alpha**2) / (2 * s)
+    documented = sp.sqrt(2 * sp.pi) * sp.erf(alpha / sp.sqrt(2)) + 2 / alpha * sp.exp(
+        -(alpha**2) / 2
     )
     assert sp.simplify(huber_normaliser() - documented) == 0
 

@@ -28,7 +28,6 @@ from derivations.implied_sigma import (
     Jsym,
     derivation,
     from_snippets,
-    headline_derivation,
     implied,
 )
 
@@ -64,6 +63,10 @@ def huber_nll(x, out, s):
     return h / s + log_z
 
 
+def _rho(u, a):
+    return 0.5 * u * u if abs(u) <= a else a * (abs(u) - 0.5 * a)
+
+
 def _huber(t):
     return 0.5 * t**2 if abs(t) <= DELTA else DELTA * (abs(t) - 0.5 * DELTA)
 
@@ -76,7 +79,7 @@ def neg_elbo(x, out, mu, logvar, result):
     elif result.loss == "l1":
         nll = -Laplace(out, result.scale).log_prob(x)
     elif result.loss == "huber":
-        nll = huber_nll(x, out, result.scale)
+        nll = huber_nll(x, out, result.scale**2)  # exp(−H_δ/b²): b² is the temperature
     else:
         nll = -Bernoulli(probs=out, validate_args=False).log_prob(x)
         return nll.sum() + result.beta * kl
@@ -216,20 +219,19 @@ def test_l1_huber_and_bce_parameters():
     assert l1.scale == pytest.approx(784) and l1.sigma2 is None
     assert l1.noise_std == pytest.approx(math.sqrt(2) * 784)
     huber = implied(784, 20, 128, kl_weight=0.01, loss="huber")
-    assert huber.scale == pytest.approx(0.01) and huber.sigma2 == pytest.approx(0.01)
-    assert huber.verdict == MATCHES  # Gaussian core σ = 0.1
+    assert huber.scale == pytest.approx(0.1) and huber.sigma2 == pytest.approx(0.01)  # b = √β
+    assert huber.huber_alpha == pytest.approx(10.0)  # δ = 1 is ten scales: nearly Gaussian
+    assert huber.noise_std == pytest.approx(0.1, rel=1e-6)
+    assert huber.verdict == MATCHES
+    wide = implied(784, 20, 128, kl_weight=4.0, loss="huber", huber_delta=0.5)
+    assert wide.scale == pytest.approx(2.0) and wide.huber_alpha == pytest.approx(0.25)
+    # the density's own std (Laplace-like tails beyond 0.25 scales), by quadrature
+    z = integrate.quad(lambda t: math.exp(-_rho(t / 2.0, 0.25)), -np.inf, np.inf)[0]
+    var = integrate.quad(lambda t: t * t * math.exp(-_rho(t / 2.0, 0.25)), -np.inf, np.inf)[0]
+    assert wide.noise_std == pytest.approx(math.sqrt(var / z), rel=1e-6)
     bce = implied(784, 20, 128, "sum", "mean", "sum", "sum", loss="bce")
     assert bce.beta == pytest.approx(128) and bce.verdict == OVER
     assert bce.noise_std is None
-
-
-def test_beta_at_reference():
-    r = implied(784, 20, 128, "mean", "mean", "sum", "mean")
-    assert r.beta_at(0.1) == pytest.approx(392 / 0.01)
-    assert implied(784, 20, 128, loss="l1", kl_weight=0.2).beta_at(0.1) == pytest.approx(2.0)
-    assert implied(784, 20, 128, loss="bce", kl_weight=0.2).beta_at(0.1) == pytest.approx(0.2)
-    with pytest.raises(ValueError, match="reference must be a positive finite number"):
-        r.beta_at(0.0)
 
 
 def test_accepts_numpy_integers():
@@ -270,7 +272,7 @@ def test_huber_derivation_adds_back_the_true_normaliser():
     dv = derivation(
         10, 2, 3, "sum", "sum", "sum", "sum", kl_weight=0.4, loss="huber", huber_delta=0.3
     )
-    s = implied(10, 2, 3, kl_weight=0.4, loss="huber").scale
+    s = implied(10, 2, 3, kl_weight=0.4, loss="huber").scale ** 2  # the temperature b² = β
     z = integrate.quad(lambda t: math.exp(-_huber(t) / s), -np.inf, np.inf)[0]
     term = float(dv.step("−ELBO").term.subs({Dsym: 10, Bsym: 3}))
     assert term == pytest.approx(-30 * math.log(z), rel=1e-9)
@@ -302,7 +304,7 @@ def test_derivation_steps_check(reductions, loss, kl_weight):
 
 
 def test_derivation_of_the_headline_bug_names_sigma_squared():
-    dv = headline_derivation()
+    dv = derivation(784, 20, 128, "mean", "mean", "sum", "mean")  # F.mse_loss's defaults
     assert "σ²" in dv.title and [s.label for s in dv.steps][-1] == "−ELBO"
     gaussian = dv.step("Gaussian form")
     assert gaussian.term == Dsym  # β = D
