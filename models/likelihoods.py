@@ -422,7 +422,7 @@ class HuberLikelihood(Likelihood):
 
     name = "huber"
     display = "Huber, fixed scale"
-    defaults = {"alpha": 1.0, "scale": 0.1}  # noqa: RUF012 (α in units of the scale)
+    defaults = {"scale": 0.1, "alpha": 1.0}  # noqa: RUF012 (α in units of the scale)
     slider = "scale"
     note = "Squared error within α·scale of μ, absolute error beyond; normalised exactly."
 
