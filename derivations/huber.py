@@ -105,8 +105,7 @@ def huber_normaliser_derivation() -> Derivation:
         Step(
             sp.Integral(sp.exp(-huber_loss(u)), (u, -sp.oo, sp.oo)),
             "start",
-            "The normaliser of exp(−ρ_α(u)) over the standardised residual u = (x − μ)/b: it "
-            "must be finite for a density to exist.",
+            "The normaliser of exp(−ρ_α(u)), u = (x − μ)/b: it must be finite for a density.",
             label="definition",
         ),
         Step(
@@ -163,23 +162,21 @@ def huber() -> Derivation:
         Step(
             -sp.Sum(raw, (i, 1, D)) / b**2,
             "equal",
-            "On the raw residual: ρ_α(r/b) = H_{αb}(r)/b², torch's huber_loss with delta = α·b "
-            "(both branches scale by 1/b², and the switch point |r/b| = α is |r| = α·b).",
+            "On the raw residual, ρ_α(r/b) = H_{αb}(r)/b²: torch's huber_loss with delta = α·b.",
             label="torch's Huber",
         ),
         Step(
             -sp.Sum(raw, (i, 1, D)),
             "scale",
-            "Multiplying by the positive constant b² does not move the maximiser; it is the "
-            "factor that becomes the KL weight in a VAE.",
+            "Multiplying by the positive constant b² does not move the maximiser (in a VAE it "
+            "weights the KL).",
             term=1 / b**2,
             label="negative Huber",
         ),
         Step(
             -sp.Sum(raw, (i, 1, D)) / D,
             "scale",
-            "Dividing by the pixel count D > 0 gives minus the mean Huber loss "
-            "(F.huber_loss(μ, x, delta=α·b)).",
+            "Dividing by the pixel count D > 0 gives minus F.huber_loss(μ, x, delta=α·b).",
             term=D,
             label="negative mean Huber",
         ),
