@@ -134,3 +134,50 @@ def test_switching_data_mid_run_keeps_the_views_on_the_trained_model(monkeypatch
     assert any("press **Reset**" in i.value for i in at.info)
     assert at.session_state.lab.data.name == "mnist-5k"  # views still draw the trained model
     assert step_count(trained(at)) >= 0 and not at.exception
+
+
+def test_a_diverging_run_pauses_with_a_one_click_fix():
+    """Issue 12 item 7: σ = 0.001 with lr = 1 trained on silently; now it pauses, says why, and
+    one button lowers the learning rate (the slider shows it) and resumes."""
+    at = open_page(LAB, query={"scale": "0.001", "lr": "1"})
+    at.button(key="lab_train").click().run()
+    session = at.session_state.lab
+    deadline = time.monotonic() + 60
+    while session.running and time.monotonic() < deadline:
+        session.heartbeat()
+        time.sleep(0.05)
+    at.run()
+    assert not at.exception and session.stop.reason == "diverged"
+    errors = " ".join(e.value for e in at.error)
+    assert "the loss diverged" in errors and "the likely cause is the learning rate 1" in errors
+    fix = at.button(key="lab_lower_lr")
+    assert fix.label == "Lower the learning rate to 0.001 and resume"
+    fix.click().run()
+    assert not at.exception
+    assert at.select_slider(key="lab_lr").value == 0.001
+    assert session.settings.lr == 0.001 and session.trainer.lr == 0.001
+    assert session.running and session.message is None and not at.error
+
+
+def test_switching_family_states_the_scale_it_carries_over():
+    at = open_page(LAB, query={"scale": "0.01"})
+    at.selectbox(key="lab_likelihood").select("laplace").run()
+    assert not at.exception
+    assert at.session_state.lab.settings.scale == 0.00707
+    assert at.select_slider(key="lab_scale_laplace").value == 0.00707
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "b = 0.00707 keeps the noise standard deviation of σ = 0.01" in captions
+
+
+def test_per_pixel_sigma_is_selectable_with_its_floor_control():
+    at = open_page(LAB)
+    at.selectbox(key="lab_likelihood").select("gaussian-per-pixel").run()
+    assert not at.exception
+    floor = at.select_slider(key="lab_sigma_min")
+    assert floor.value == 0.01
+    at.button(key="lab_train").click().run()
+    trained(at)
+    assert not at.exception
+    assert at.session_state.lab.trainer.config.outputs_per_pixel == 2
+    floor.set_value(0.05).run()
+    assert at.session_state.lab.trainer.likelihood.params["sigma_min"] == 0.05
