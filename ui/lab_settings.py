@@ -177,7 +177,7 @@ def from_query(query: Mapping[str, str | list[str]]) -> tuple[LabSettings, list[
         try:
             settings = replace(settings, **{field: _parse(field, key, text)})
         except SettingsError as error:
-            problems.append(str(error))
+            problems.append(f"{error}; the default {getattr(settings, field)!r} is used")
     return settings, problems
 
 
