@@ -96,7 +96,10 @@ if session.message:
         session.reset()
         st.rerun()
 if session.pending_reset:
-    st.info("Data set, latent size or seed changed: press **Reset** to build the new model.")
+    st.info(
+        "Data set, latent size, seed or the decoder's outputs per pixel (per-pixel σ) changed: "
+        "press **Reset** to build the new model."
+    )
 if changed and session.trainer is not None:
     st.toast("Applied mid-run: " + ", ".join(changed))
 

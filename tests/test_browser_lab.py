@@ -96,7 +96,7 @@ def test_two_sessions_train_at_once_without_seeing_each_other(browser, app_url, 
         wait_for_steps(b, b_now + 200)  # b keeps training while a is paused
         a.wait_for_timeout(500)
         assert step_counter(a) == paused_at
-        assert "sigma=0.05" in a.url and "sigma=3" in b.url
+        assert "scale=0.05" in a.url and "scale=3" in b.url  # old ?sigma= links still open
         assert "likelihood=gaussian" in a.url and "likelihood=laplace" in b.url
         assert sigma_shown(a) != sigma_shown(b)
         assert error_texts(a) == [] and error_texts(b) == []
