@@ -110,6 +110,11 @@ def evaluate(
         raise ValueError("evaluate(model, ...) needs a likelihood")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    if model.config.outputs_per_pixel != likelihood.outputs_per_pixel:
+        raise ValueError(
+            f"{likelihood.name} reads {likelihood.outputs_per_pixel} decoder outputs per pixel; "
+            f"this model has {model.config.outputs_per_pixel}"
+        )
     if split not in ("test", "train"):
         raise ValueError(f"split must be 'test' or 'train', got {split!r}")
     X = (dataset.test if split == "test" else dataset.train)[:max_examples]
