@@ -95,4 +95,4 @@ def test_open_lab_button_trains_at_the_implied_sigma():
     assert not at.exception
     lab = at.session_state.lab
     assert lab.settings.likelihood == "gaussian"
-    assert lab.settings.sigma == pytest.approx(math.sqrt(0.5), rel=1e-5)
+    assert lab.settings.scale == pytest.approx(math.sqrt(0.5), rel=1e-5)

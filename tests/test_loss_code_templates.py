@@ -205,7 +205,7 @@ def test_corrected_code_runs_and_is_the_exact_elbo_at_the_chosen_noise(family_ca
     prediction = p if kind == "bce" else x_hat
     value = float(namespace["loss_function"](prediction, x, mu, logvar))
     pixels = per_pixel_sum(kind, delta, x_hat, x, p)
-    scale = {"squared": 2 * noise**2, "l1": noise, "huber": noise}.get(kind.split("-")[0], 1.0)
+    scale = {"squared": 2 * noise**2, "l1": noise, "huber": noise**2}.get(kind.split("-")[0], 1.0)
     assert value == pytest.approx((pixels / scale + kl_sum(mu, logvar)) / B, rel=1e-9)
 
 

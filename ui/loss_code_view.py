@@ -17,7 +17,7 @@ from derivations.loss_code.writer import CALIBRATED_WHY_NOT, calibrated_code, co
 from ui import pages
 from ui.derivation_view import show_steps
 from ui.implied_view import implied_steps, lab_query
-from ui.lab_settings import SIGMA_RANGE
+from ui.lab_settings import SCALE_RANGE
 
 KEY = "loss_code_"
 EXAMPLE = """def loss_function(recon_x, x, mu, logvar):
@@ -111,7 +111,7 @@ def _metrics(reading: Reading) -> None:
     elif result.loss == "l1":
         m4.metric("Laplace scale b your code implies", f"{result.scale:.4g}")
     elif result.loss == "huber":
-        m4.metric("Huber scale s your code implies", f"{result.scale:.4g}")
+        m4.metric("Huber scale b your code implies", f"{result.scale:.4g}")
     else:
         m4.metric("σ² your code implies", "none (Bernoulli)")
     box = st.success if result.verdict == implied_sigma.MATCHES else st.warning
@@ -125,10 +125,10 @@ def _lab_button(reading: Reading) -> None:
         label = f"Open your code's setting in the live lab (bernoulli, β = {query['beta']})"
     else:
         name = {"gaussian": "σ", "laplace": "scale b", "huber": "scale b"}[family]
-        label = f"Open your code's setting in the live lab ({family}, {name} = {query['sigma']}"
+        label = f"Open your code's setting in the live lab ({family}, {name} = {query['scale']}"
         label += (f", α = {query['alpha']}" if family == "huber" else "") + ")"
     if clamped:
-        label += f", clamped to the lab's range {SIGMA_RANGE[0]:g} to {SIGMA_RANGE[1]:g}"
+        label += f", clamped to the lab's range {SCALE_RANGE[0]:g} to {SCALE_RANGE[1]:g}"
     if st.button(label, icon=":material/science:", key=f"{KEY}open_lab"):
         st.switch_page(pages.LAB.path, query_params=query)
 

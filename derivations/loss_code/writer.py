@@ -61,7 +61,7 @@ OPS = {
 }
 OPS["keras"] = OPS["tensorflow"]  # Keras 2 with the TensorFlow backend (K.* code)
 
-PARAMETER = {"squared": ("SIGMA", "σ"), "l1": ("SCALE_B", "b"), "huber": ("SCALE_S", "s")}
+PARAMETER = {"squared": ("SIGMA", "σ"), "l1": ("SCALE_B", "b"), "huber": ("SCALE_B", "b")}
 
 
 def _names(reading: Reading) -> tuple[str, str, str, str]:
@@ -160,8 +160,8 @@ def corrected_code(reading: Reading, noise: float) -> str:
             f"{_format(noise**2)}",
             "l1": f"the Laplace scale: p(x | z) = Laplace(x | {pred}, b), noise std √2·b = "
             f"{_format(math.sqrt(2) * noise)}",
-            "huber": "the Huber scale: p(x | z) ∝ exp(−Huber_δ(x − x̂)/s), whose core is a "
-            f"Gaussian of variance s = {_format(noise)}",
+            "huber": "the Huber scale (derivations.huber): p(x | z) ∝ exp(−Huber_δ(x − x̂)/b²), "
+            f"a Gaussian core of std b = {_format(noise)} out to δ",
         }[family]
         lines.append(f"{constant} = {_format(noise)}  # {symbol}, {meaning}")
         if family == "huber":
@@ -185,9 +185,9 @@ def corrected_code(reading: Reading, noise: float) -> str:
         ]
     elif family == "huber":
         lines += [
-            "    # Negative ELBO of the Huber density exp(−Huber_δ/s)/Z with fixed s and δ:",
-            "    # per example ΣHuber/s plus the KL, averaged over the batch (log Z is constant).",
-            f"    recon = {total.format(_huber(framework, pred, target))} / SCALE_S",
+            "    # Negative ELBO of the Huber density exp(−Huber_δ/b²)/(b·Z) with fixed b and δ:",
+            "    # per example ΣHuber/b² plus the KL, averaged over the batch (log bZ: constant).",
+            f"    recon = {total.format(_huber(framework, pred, target))} / SCALE_B**2",
         ]
     elif reading.continuous_bernoulli:
         lines += [
