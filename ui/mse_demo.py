@@ -42,7 +42,7 @@ class MseDemo:
 
 
 def _settings(sigma: float) -> LabSettings:
-    return LabSettings(dataset=DATASET, likelihood="gaussian", sigma=sigma)
+    return LabSettings(dataset=DATASET, likelihood="gaussian", scale=sigma)
 
 
 def demo_state() -> MseDemo:
@@ -59,7 +59,7 @@ def mse_demo_panel(key: str) -> None:
     """The σ picker, the button, and the two models' reconstructions side by side."""
     demo = demo_state()
     with st.columns(2)[0]:
-        sigma = log_slider("σ for the exact ELBO", f"{key}_sigma", demo.exact.settings.sigma)
+        sigma = log_slider("σ for the exact ELBO", f"{key}_sigma", demo.exact.settings.scale)
     demo.exact.apply(_settings(sigma))  # applies mid-run, like the lab's slider
     label = (
         f"Train the F.mse_loss-mean convention on MNIST (σ² = {CONVENTION_SIGMA2:g}) beside "
