@@ -121,7 +121,7 @@ def parse(
     runs to ``D`` (and ``j`` to ``J``) when those names exist. Raises ParseError (a ValueError).
     """
     namespace = default_symbols() if symbols is None else dict(symbols)
-    tree = PrattParser(tokenize(text, namespace)).parse()
+    tree = parse_tree(text, namespace)
     builder = Builder(namespace, sums)
     try:
         expr = builder.build(tree)
