@@ -123,6 +123,15 @@ def gaussian_nll_per_image(mse: float, sigma: float, D: int) -> float:
     return D * mse / (2 * sigma**2) + D * (math.log(sigma) + 0.5 * math.log(2 * math.pi))
 
 
+def _log_interval(normal, lo: float, hi: float) -> float:
+    """log P(lo < Y ≤ hi), in the tail where it is not 0 in floating point (log-CDFs)."""
+    if lo > normal.mean():  # upper tail: differences of survival functions
+        a, b = float(normal.logsf(lo)), float(normal.logsf(hi))
+    else:
+        a, b = float(normal.logcdf(hi)), float(normal.logcdf(lo))
+    return a + math.log1p(-math.exp(b - a)) if b < a else -math.inf
+
+
 def pixel_numbers(x: float, mu: float, sigma: float, levels: int, samples: int = 20_000) -> dict:
     """One pixel x on a grid of `levels` grey levels, under N(μ, σ²), four ways (nats):
 
@@ -138,8 +147,6 @@ def pixel_numbers(x: float, mu: float, sigma: float, levels: int, samples: int =
     normal = stats.norm(mu, sigma)
     lo = -math.inf if k == 0 else x - w / 2
     hi = math.inf if k == levels - 1 else x + w / 2
-    engine = normal.cdf(hi) - normal.cdf(lo)
-    closed = normal.cdf(x + w / 2) - normal.cdf(x - w / 2)
     noise = np.random.default_rng(0).uniform(-0.5, 0.5, samples)
     dequantised = -float(np.mean(normal.logpdf(x + w * noise))) - math.log(w)
     return {
@@ -147,7 +154,7 @@ def pixel_numbers(x: float, mu: float, sigma: float, levels: int, samples: int =
         "width": w,
         "density": float(normal.pdf(x)),
         "nll_density": float(-normal.logpdf(x)),
-        "nll_bin_engine": float(-math.log(engine)) if engine > 0 else math.inf,
-        "nll_bin_closed": float(-math.log(closed)) if closed > 0 else math.inf,
+        "nll_bin_engine": -_log_interval(normal, lo, hi),
+        "nll_bin_closed": -_log_interval(normal, x - w / 2, x + w / 2),
         "nll_dequantised": dequantised,
     }
