@@ -1,0 +1,92 @@
+"""Issue 15's new pages through app.py (AppTest): they render, react, and are linked from home."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.apptest_helpers import all_text, open_page, rendered_through_router
+from ui import pages
+from ui.questions import QUESTIONS
+
+NEW_PAGES = (pages.BOUND_GAP, pages.DISCRETE, pages.LOGGED, pages.TEST_TIME)
+
+
+def metric(at, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}; have {[m.label for m in at.metric]}"
+    return values[0]
+
+
+def number(text: str) -> float:
+    return float(re.sub(r"[^0-9.eE+−-]", "", text.split(" ")[0]).replace("−", "-"))
+
+
+@pytest.mark.parametrize("spec", NEW_PAGES, ids=lambda s: s.url_path)
+def test_home_lists_a_question_answered_by_each_new_page(spec):
+    assert any(q.page == spec for q in QUESTIONS), f"no home question links to {spec.path}"
+
+
+def test_bound_gap_page_shows_verified_steps_and_the_bounds_in_order():
+    at = open_page(pages.BOUND_GAP, timeout=600)
+    assert not at.exception, [e.value for e in at.exception]
+    assert rendered_through_router(at)
+    verified = [m.value for m in at.markdown if "✓ verified" in m.value]
+    assert len(verified) == 4  # every step after the first
+    assert "FAILED" not in all_text(at)
+    exact = number(metric(at, "exact log p(x)"))
+    elbo = number(metric(at, "ELBO"))
+    iwae_8 = number(metric(at, "IWAE bound, K = 8"))
+    assert elbo < iwae_8 <= exact + 1e-3
+    at.slider(key="gap_k").set_value(64).run()
+    iwae_64 = number(metric(at, "IWAE bound, K = 64"))
+    assert iwae_8 < iwae_64 <= exact + 1e-3
+    gap = number(metric(at, "gap = KL(q(z|x) ‖ p(z|x)), averaged"))
+    assert gap == pytest.approx(exact - elbo, abs=2e-3)
+
+
+def test_discrete_page_shows_a_negative_loss_and_bin_numbers():
+    at = open_page(pages.DISCRETE, timeout=600)
+    assert not at.exception, [e.value for e in at.exception]
+    assert "FAILED" not in all_text(at)
+    assert number(metric(at, "peak density 1/(√(2π)σ)")) > 1
+    assert number(metric(at, "−log N(x; μ, σ²I) for the whole image")) < 0
+    at.select_slider(key="discrete_neg_sigma").set_value(1.0).run()
+    assert number(metric(at, "peak density 1/(√(2π)σ)")) < 1
+    assert number(metric(at, "−log N(x; μ, σ²I) for the whole image")) > 0
+    table = at.dataframe[0].value
+    assert (table["value"].iloc[1:] >= 0).all()  # −log of a probability
+    assert table["value"].iloc[0] < 0  # −log of a density above 1 (σ = 0.05)
+
+
+def test_logged_numbers_page_converts_f_mse_loss_by_hand_worked_numbers():
+    at = open_page(pages.LOGGED)
+    assert not at.exception, [e.value for e in at.exception]
+    # defaults: F.mse_loss = 0.01, KL 5 (sum over latents, batch mean), D = 784, σ = 0.1
+    assert metric(at, "−ELBO per image") == "-687.78 nats"
+    assert metric(at, "your log's total should read") == "5.01"
+    at.number_input(key="logged_beta").set_value(4.0).run()
+    assert metric(at, "your log's total should read") == "20.01"
+    assert metric(at, "−ELBO per image") == "-687.78 nats"  # the ELBO weighs the KL by 1
+    assert "β = 4" in all_text(at)
+
+
+def test_test_time_page_trains_a_quick_model_and_shows_the_four_decodings():
+    at = open_page(pages.TEST_TIME, timeout=600)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("no model yet" in i.value for i in at.info)
+    assert at.dataframe, "the metric table is shown even before a model exists"
+    at.button(key="test_time_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("no model yet" in i.value for i in at.info)
+    text = all_text(at)
+    assert "Rows, top to bottom" in text
+    assert "The lab's model at step 1,500" in text
+
+
+def test_question_link_greets_on_a_new_page():
+    at = open_page(pages.DISCRETE, query={"q": "negative-loss"}, timeout=600)
+    banner = " ".join(i.value for i in at.info)
+    assert "My VAE's loss is negative" in banner
+    assert "#negative-loss" in banner
