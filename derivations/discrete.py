@@ -57,8 +57,8 @@ def dequantisation() -> Derivation:
         Step(
             sp.log(sp.Integral(pdf, (y, x_bin - width / 2, x_bin + width / 2))),
             "start",
-            "The discrete log-likelihood of one stored grey level x̃: the log of the probability "
-            "the decoder's density puts on its bin, of width w.",
+            "The discrete log-likelihood of a stored level x̃: log of the probability the density "
+            "puts on its bin (width w).",
             label="bin probability",
         ),
         Step(
@@ -70,9 +70,8 @@ def dequantisation() -> Derivation:
         Step(
             sp.log(width) + sp.log(sp.Integral(pdf.subs(y, x_bin + width * u), (u, -0.5, 0.5))),
             "equal",
-            "The log of a product is the sum of the logs. The integral is E_u[p(x̃ + w u)] for "
-            "u ~ U(−½, ½): by Jensen (log is concave) it is ≥ exp E_u[log p(x̃ + w u)], so the "
-            "dequantised log-density plus log w is a lower bound on this number.",
+            "log of a product = sum of logs. The integral is E_u p(x̃ + wu), u ~ U(−½, ½); "
+            "Jensen bounds its log below (summary).",
             label="log w + log E_u p",
         ),
     )

@@ -127,8 +127,8 @@ def elbo_gap() -> Derivation:
         Step(
             _expect(log_marginal()),
             "equal",
-            "log p(x) does not depend on z and q integrates to 1, so it equals its own average "
-            "under q(z|x) (z = m + vε, ε ~ N(0, 1)), whatever the encoder outputs.",
+            "log p(x) is free of z and q integrates to 1: it is its own average under q "
+            "(z = m + vε, ε ~ N(0, 1)).",
             label="average under q",
         ),
         Step(
@@ -148,8 +148,8 @@ def elbo_gap() -> Derivation:
         Step(
             elbo_closed_form() + gap_closed_form(),
             "equal",
-            "The first average is the ELBO, E_q log p(x|z) − KL(q ‖ p(z)); the second is "
-            "KL(q(z|x) ‖ p(z|x)) ≥ 0, here between two Gaussians: the gap under the bound.",
+            "First the ELBO, E_q log p(x|z) − KL(q ‖ p(z)); then KL(q(z|x) ‖ p(z|x)) ≥ 0 "
+            "between two Gaussians: the gap.",
             label="closed forms",
         ),
     )
