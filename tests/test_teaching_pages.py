@@ -90,3 +90,27 @@ def test_question_link_greets_on_a_new_page():
     banner = " ".join(i.value for i in at.info)
     assert "My VAE's loss is negative" in banner
     assert "#negative-loss" in banner
+
+
+def test_implied_sigma_page_shows_the_real_std_of_the_huber_and_laplace_densities():
+    """Item 6: both metrics are the noise density's own standard deviation."""
+    import math
+
+    import numpy as np
+    from scipy import integrate
+
+    at = open_page(pages.IMPLIED_SIGMA)
+    at.selectbox(key="implied_data").set_value("digits (8×8)").run()  # β = D = 64
+    at.selectbox(key="implied_loss").set_value("huber").run()
+    assert not at.exception, [e.value for e in at.exception]
+    s, delta = 64.0, 1.0
+
+    def huber(r: float) -> float:
+        return r * r / 2 if abs(r) <= delta else delta * (abs(r) - delta / 2)
+
+    z = integrate.quad(lambda r: math.exp(-huber(r) / s), -np.inf, np.inf)[0]
+    var = integrate.quad(lambda r: r * r * math.exp(-huber(r) / s) / z, -np.inf, np.inf)[0]
+    assert number(metric(at, "noise std of that density")) == pytest.approx(math.sqrt(var), 1e-3)
+    assert math.sqrt(var) > math.sqrt(s) * 1.5  # not the Gaussian core's √s
+    at.selectbox(key="implied_loss").set_value("l1").run()
+    assert number(metric(at, "noise std of that density")) == pytest.approx(math.sqrt(2) * 64, 1e-3)
