@@ -29,7 +29,9 @@ st.markdown(
     "Checked on the one model where every piece has a closed form: one latent, one pixel, "
     "$p(z)=\\mathcal N(0,1)$, $p(x\\mid z)=\\mathcal N(wz, s^2)$, and an encoder "
     "$q(z\\mid x)=\\mathcal N(m, v^2)$. Averages under $q$ are written with "
-    "$z = m + v\\varepsilon$, $\\varepsilon\\sim\\mathcal N(0,1)$."
+    "$z = m + v\\varepsilon$, $\\varepsilon\\sim\\mathcal N(0,1)$, and the true posterior is "
+    "$p(z\\mid x) = \\mathcal N(\\mu_\\ast, \\tau_\\ast^2)$ with "
+    "$\\mu_\\ast = wx/(w^2+s^2)$, $\\tau_\\ast^2 = s^2/(w^2+s^2)$."
 )
 show_derivation("elbo-gap")
 
