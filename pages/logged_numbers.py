@@ -99,9 +99,9 @@ except ValueError as error:
     st.stop()
 
 m = st.columns(5)
-m[0].metric("−log p(x|z) per image", f"{result.recon_nats:,.2f} nats")
-m[1].metric("KL per image", f"{result.kl_nats:,.3f} nats")
-m[2].metric("−ELBO per image", f"{result.neg_elbo_nats:,.2f} nats")
+m[0].metric("−log p(x|z) per image (nats)", f"{result.recon_nats:,.2f}")
+m[1].metric("KL per image (nats)", f"{result.kl_nats:,.3f}")
+m[2].metric("−ELBO per image (nats)", f"{result.neg_elbo_nats:,.2f}")
 m[3].metric("bits/dim", f"{result.bits_per_dim:.4f}")
 m[4].metric("your log's total should read", f"{result.logged_total:.6g}")
 st.markdown("**What changed on the way:**\n" + "\n".join(f"- {n}" for n in result.notes))

@@ -64,11 +64,11 @@ def test_logged_numbers_page_converts_f_mse_loss_by_hand_worked_numbers():
     at = open_page(pages.LOGGED)
     assert not at.exception, [e.value for e in at.exception]
     # defaults: F.mse_loss = 0.01, KL 5 (sum over latents, batch mean), D = 784, σ = 0.1
-    assert metric(at, "−ELBO per image") == "-687.78 nats"
+    assert metric(at, "−ELBO per image (nats)") == "-687.78"
     assert metric(at, "your log's total should read") == "5.01"
     at.number_input(key="logged_beta").set_value(4.0).run()
     assert metric(at, "your log's total should read") == "20.01"
-    assert metric(at, "−ELBO per image") == "-687.78 nats"  # the ELBO weighs the KL by 1
+    assert metric(at, "−ELBO per image (nats)") == "-687.78"  # the ELBO weighs the KL by 1
     assert "β = 4" in all_text(at)
 
 
