@@ -114,3 +114,17 @@ def test_implied_sigma_page_shows_the_real_std_of_the_huber_and_laplace_densitie
     assert math.sqrt(var) > math.sqrt(s) * 1.5  # not the Gaussian core's √s
     at.selectbox(key="implied_loss").set_value("l1").run()
     assert number(metric(at, "noise std of that density")) == pytest.approx(math.sqrt(2) * 64, 1e-3)
+
+
+def test_elbo_page_links_reach_the_exact_sigma_beta_pair_in_the_lab():
+    """Item 10: run B's σ = 1/√2 and β = 2σ² arrive in the lab exactly (off-grid stops)."""
+    at = open_page(pages.ELBO, timeout=600)
+    links = [link for link in at.get("page_link") if "Lab run B" in link.proto.label]
+    assert links and "β = 2σ² = 0.02" in links[0].proto.label
+    lab = open_page(
+        pages.LAB, query={"likelihood": "gaussian", "sigma": "0.707107", "beta": "0.02"}
+    )
+    assert not lab.exception, [e.value for e in lab.exception]
+    settings = lab.session_state.lab.settings
+    assert (settings.sigma, settings.beta) == (0.707107, 0.02)
+    assert abs(1 / (2 * settings.sigma**2) - 1) < 1e-6  # the Gaussian term is the plain SSE
