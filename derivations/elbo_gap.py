@@ -105,6 +105,17 @@ class Sample(_Shorthand):
         return mean + std * noise
 
 
+class NoiseDensity(_Shorthand):
+    """N(ε; 0, 1), the density the averages over ε integrate against."""
+
+    nargs = 1
+    latex_name = r"\mathcal{N}\left(\epsilon;\, 0,\, 1\right)"
+
+    @staticmethod
+    def value(noise):
+        return sp.exp(-(noise**2) / 2) / sp.sqrt(2 * sp.pi)
+
+
 class PosteriorMean(_Shorthand):
     """μ* = w x/(w² + s²): the true posterior's mean."""
 
@@ -154,7 +165,7 @@ def log_approximate_posterior(at: sp.Expr = SAMPLE) -> sp.Expr:
 
 def _expect(integrand: sp.Expr) -> sp.Expr:
     """E_q[integrand] = ∫ N(ε; 0, 1) · integrand(z = m + vε) dε."""
-    return sp.Integral(_normal(epsilon, 0, 1) * integrand, (epsilon, -sp.oo, sp.oo))
+    return sp.Integral(NoiseDensity(epsilon) * integrand, (epsilon, -sp.oo, sp.oo))
 
 
 def elbo_closed_form() -> sp.Expr:
