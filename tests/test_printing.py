@@ -48,3 +48,10 @@ def test_gaussian_page_steps_render_the_textbook_forms_and_stay_verified():
     assert r"\frac{1}{\sqrt{2 \pi} \sigma}" in views[0].latex
     assert all(r"- {\mu}_{i} + {x}_{i}" not in v.latex for v in views)
     assert all(check.ok for check in check_derivation(derivation))
+
+
+def test_a_sum_of_integrals_is_split_one_integral_per_line():
+    views = derivation_views(derivations.get("elbo-gap"), verify=False)
+    split = next(v for v in views if v.label == "ELBO + KL")
+    assert split.latex.startswith(r"\begin{aligned} &= \int")
+    assert split.latex.count(r"\int") == 2 and r"\\ &\quad + \int" in split.latex
