@@ -57,7 +57,7 @@ def step_latex(step: Step, parameters: str) -> str:
         integrals = sp.Add.make_args(step.expr)
         if len(integrals) > 1 and all(isinstance(t, sp.Integral) for t in integrals):
             # A sum of integrals is too wide for one line: one integral per line.
-            lines = r" \\ &\quad + ".join(textbook_latex(t) for t in integrals)
+            lines = r" \\ &\quad + ".join(latex(t) for t in integrals)
             return rf"\begin{{aligned}} &= {lines} \end{{aligned}}"
         return rf"= {expr}"
     if step.relation == "drop":
