@@ -9,7 +9,9 @@ from functools import cache
 
 from derivations import (
     bernoulli,
+    discrete,
     elbo,
+    elbo_gap,
     gaussian,
     gaussian_learned,
     huber,
@@ -36,6 +38,8 @@ REGISTRY: dict[str, Callable[[], Derivation]] = {
     "kl-monte-carlo": kl.kl_monte_carlo,
     "kl-monte-carlo-variance": kl.kl_monte_carlo_variance,
     "elbo": elbo.elbo,
+    "elbo-gap": elbo_gap.elbo_gap,
+    "dequantisation": discrete.dequantisation,
     "linear-vae-collapse": linear_vae.collapse_derivation,
 }
 

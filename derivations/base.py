@@ -95,7 +95,7 @@ def per_pixel_start(pdf_i: sp.Expr, what: str) -> tuple[Step, Step]:
         Step(
             sp.log(sp.Product(pdf_i, (i, 1, D))),
             "start",
-            f"The log-likelihood: pixels are independent given z, so the {what} is a product.",
+            f"Assume pixels independent given z (a modelling choice): the {what} is a product.",
             label="density",
         ),
         Step(

@@ -79,8 +79,9 @@ def gaussian_mse() -> Derivation:
         title="Gaussian decoder with fixed σ → MSE",
         parameters=(mu,),
         steps=steps,
-        summary="With σ fixed, log N(x; μ, σ²I) = −SSE/(2σ²) + const: maximising it is minimising "
-        "the MSE, and σ survives only as the factor 1/(2σ²).",
+        summary="With σ fixed, log N(x; μ, σ²I) = −SSE/(2σ²) + const: on its own, maximising it "
+        "is minimising the MSE, and σ survives only as the factor 1/(2σ²). In a VAE the KL term "
+        "is not divided by that factor, so it becomes the KL's weight (the ELBO page: β = 2σ²).",
         symbols={**DATA_SYMBOLS, "mu": mu, "sigma": sigma},
     )
 
@@ -119,8 +120,9 @@ def gaussian_gradient() -> Derivation:
         title="Gradients: log-likelihood vs MSE",
         parameters=(mu,),
         steps=steps,
-        summary="∂log p/∂μⱼ = D/(2σ²)·(−∂MSE/∂μⱼ): alone, σ acts like a learning-rate factor; "
-        "next to a KL term it reweights the two (see the ELBO derivation).",
+        summary="∂log p/∂μⱼ = D/(2σ²)·(−∂MSE/∂μⱼ): alone, σ rescales the step as a learning "
+        "rate would under plain SGD (Adam divides a constant scale out); next to a KL term it "
+        "reweights the two (see the ELBO derivation).",
         symbols={**DATA_SYMBOLS, "mu": mu, "sigma": sigma, "j": j},
     )
 
@@ -158,6 +160,9 @@ def gaussian_diagonal() -> Derivation:
         parameters=(mu, sigma_i),
         steps=steps,
         summary="When the decoder outputs σᵢ, −Σ log σᵢ is not constant: it stops σᵢ from growing "
-        "without bound, while the weighted squared error stops it from shrinking to 0.",
+        "without bound. The weighted squared error (xᵢ − μᵢ)²/(2σᵢ²) pushes σᵢ up only where the "
+        "residual is not 0: where the decoder can match a pixel exactly (a constant black "
+        "border), σᵢ → 0 sends the log-likelihood to +∞, so it has no maximum (Mattei & "
+        "Frellsen 2018). Implementations therefore keep σᵢ above a floor.",
         symbols={**DATA_SYMBOLS, "mu": mu, "sigma": sigma_i},
     )

@@ -61,7 +61,8 @@ SIGMA_RANGE = (0.05, 0.5)
 # For BCE there is no noise level; β within a factor of 2 of 1 counts as "the ELBO".
 BETA_RANGE = (0.5, 2.0)
 
-MATCHES = "matches the ELBO"
+# Every reduction *is* an ELBO (of some σ): the verdict rates how plausible that σ (or β) is.
+MATCHES = "plausible noise level (for BCE: β near 1)"
 OVER = "KL over-weighted: expect posterior collapse and blur"
 UNDER = "KL under-weighted: expect sharp reconstructions but poor samples"
 
@@ -196,8 +197,8 @@ def _explain(loss, a, beta, sigma2, scale, noise_std, verdict) -> str:
     else:
         lo, hi = SIGMA_RANGE
         tail = {
-            MATCHES: f"That is a plausible pixel noise for data in [0, 1] ({lo}–{hi}), so the "
-            "KL is weighted like an honest ELBO.",
+            MATCHES: f"That is a plausible pixel noise for data in [0, 1] ({lo}–{hi}): the ELBO "
+            "your code optimises has a sensible noise model.",
             OVER: f"That much noise on data in [0, 1] (plausible: {lo}–{hi}) lets the KL dominate: "
             "expect posterior collapse and blurry reconstructions.",
             UNDER: f"That little noise on data in [0, 1] (plausible: {lo}–{hi}) makes the KL "

@@ -2,7 +2,10 @@
 
 Closed form (Kingma & Welling 2014, Appendix B): KL = ½ Σⱼ (μⱼ² + σⱼ² − 1 − log σⱼ²).
 The single-sample estimate log q(z) − log p(z) at z = μ + σε (ε ~ N(0, 1)) is unbiased, with
-variance Σⱼ [μⱼ²σⱼ² + (σⱼ² − 1)²/2]: it is zero only where q = p.
+variance Σⱼ [μⱼ²σⱼ² + (σⱼ² − 1)²/2]: it is zero only where q = p. That is the KL *alone*: in the
+whole single-sample ELBO estimate log p(x, z) − log q(z|x) the noise of log q can cancel the
+noise of log p(x, z), so that estimate can be less noisy than the closed-form-KL version; it has
+zero variance when q is the true posterior (Roeder et al. 2017, "Sticking the landing").
 """
 
 from __future__ import annotations
@@ -132,7 +135,9 @@ def kl_monte_carlo() -> Derivation:
         parameters=(mu_z, sigma_z),
         steps=steps,
         summary="E_ε[log q(μ + σε) − log p(μ + σε)] equals the closed-form KL, so the "
-        "Monte-Carlo estimate (TensorFlow's CVAE tutorial) is unbiased, only noisier.",
+        "Monte-Carlo estimate of the KL (TensorFlow's CVAE tutorial) is unbiased. On its own it "
+        "is noisier than the closed form; inside the whole ELBO estimate it need not be (see the "
+        "variance below).",
         symbols={**LATENT_SYMBOLS, "epsilon": epsilon, "eps": epsilon},
     )
 
@@ -165,7 +170,10 @@ def kl_monte_carlo_variance() -> Derivation:
         title="Single-sample KL estimate: its variance",
         parameters=(mu_z, sigma_z),
         steps=steps,
-        summary="Var = Σⱼ[μⱼ²σⱼ² + (σⱼ² − 1)²/2]: the closed form removes this noise for free.",
+        summary="Var = Σⱼ[μⱼ²σⱼ² + (σⱼ² − 1)²/2]: the noise of the KL estimate alone, which the "
+        "closed form removes. The variance of the whole ELBO estimate is another matter: there "
+        "log q's noise can cancel log p(x, z)'s, down to zero when q is the true posterior "
+        "(Roeder et al. 2017).",
         symbols={**LATENT_SYMBOLS, "epsilon": epsilon, "eps": epsilon},
     )
 

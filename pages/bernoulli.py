@@ -34,9 +34,11 @@ show_derivation("bernoulli-logits")
 
 st.header("Grey pixels: BCE is not a normalised likelihood", anchor="continuous-bernoulli")
 st.markdown(
-    "For $x \\in [0, 1]$ that is not 0 or 1, $\\lambda^x(1-\\lambda)^{1-x}$ does not integrate "
-    "to one over $x$. The **continuous Bernoulli** (Loaiza-Ganem & Cunningham, 2019) fixes it "
-    "with a normaliser $C(\\lambda)$. Because $\\log C(\\lambda)$ depends on the decoder output "
+    "On $\\{0, 1\\}$, $\\lambda^x(1-\\lambda)^{1-x}$ is a probability mass that sums to 1. "
+    "Read as a function of a grey $x \\in [0, 1]$, it integrates to $1/C(\\lambda)$, which is "
+    "at most $\\tfrac12$ (at $\\lambda = \\tfrac12$) and never 1, so it is not a density. The "
+    "**continuous Bernoulli** (Loaiza-Ganem & Cunningham, 2019) multiplies by that normaliser "
+    "$C(\\lambda)$. Because $\\log C(\\lambda)$ depends on the decoder output "
     "$\\lambda$, it cannot be dropped: BCE on grey data optimises a different objective, and its "
     "best $\\lambda$ is not the normalised model's."
 )

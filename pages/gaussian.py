@@ -24,6 +24,14 @@ st.markdown(
     ":green-badge[identity], a :red-badge[dropped constant] (a term free of $\\mu$, so the best "
     "$\\mu$ does not move), or a :blue-badge[positive factor] divided out (same argmax)."
 )
+st.warning(
+    "**For this term alone.** Dividing out $1/(2\\sigma^2)$ keeps the best $\\mu$ of the "
+    "reconstruction term, but a VAE's loss also has a KL term that is *not* divided. So MSE is "
+    "the ELBO's reconstruction term only if the KL is weighted by $2\\sigma^2$ (summed squared "
+    "error) or $2\\sigma^2/D$ (mean squared error); plain MSE + KL is the Gaussian ELBO with "
+    "$\\sigma^2 = D/2$. See [β = 2σ²](/elbo-beta).",
+    icon=":material/balance:",
+)
 show_derivation("gaussian-mse")
 
 st.header("The dropped constants, for your σ and D", anchor="dropped-constants")
@@ -73,9 +81,10 @@ st.header("The gradient: (x − μ)/σ² against the MSE gradient", anchor="grad
 st.markdown(
     "Gradients tell the same story: the log-density's gradient in $\\mu_j$ is the *negative* "
     "MSE gradient times the positive constant $D/(2\\sigma^2)$ (ascending one is descending the "
-    "other). Alone that only rescales the step (as a "
-    "learning rate would), but the ELBO adds a KL gradient that is *not* rescaled, so σ sets the "
-    "balance between the two: see [β = 2σ²](/elbo-beta)."
+    "other). Alone that only rescales the step, as a learning rate would under plain SGD "
+    "(Adam divides a constant scale of the loss out, up to its ε, so there it changes almost "
+    "nothing). But the ELBO adds a KL gradient that is *not* rescaled, so σ sets the balance "
+    "between the two under any optimiser: see [β = 2σ²](/elbo-beta)."
 )
 show_derivation("gaussian-gradient")
 
@@ -88,6 +97,16 @@ st.markdown(
     "$\\sigma_i$, that term depends on the parameters and must stay."
 )
 show_derivation("gaussian-diagonal")
+st.markdown(
+    "**Why a floor on σ.** For fixed $\\mu_i$ the best $\\sigma_i^2$ is the squared residual "
+    "$(x_i-\\mu_i)^2$. Where the decoder can make that residual exactly 0 (the constant black "
+    "border of every digit), the best $\\sigma_i$ is 0 and $-\\log\\sigma_i \\to +\\infty$: the "
+    "likelihood is unbounded and maximising it is ill-posed (Mattei & Frellsen, 2018). The "
+    "cure is a floor: the lab's calibrated decoder (`gaussian-optimal`) clamps its σ at "
+    "$10^{-3}$, and a floor $\\sigma_{\\min}$ caps what one pixel can add to the "
+    "log-likelihood at $-\\log\\sigma_{\\min} - \\tfrac12\\log 2\\pi$ nats. (One *shared* σ "
+    "escapes the problem unless every residual of every image is 0.)"
+)
 
 st.header("A learned shared σ: the calibrated decoder", anchor="learned-sigma")
 st.markdown(

@@ -1,8 +1,11 @@
 """What σ does my code assume? The σ² (or Laplace scale) implied by a loss's reductions."""
 
+import math
+
 import streamlit as st
 
 from derivations import implied_sigma
+from models.distributions import Huber
 from ui import pages
 from ui.derivation_view import arrival_banner, show_steps
 from ui.implied_view import implied_steps, lab_query
@@ -16,7 +19,9 @@ st.markdown(
     "A loss in code fixes a likelihood whether you meant it to or not. `F.mse_loss(x_hat, x)` "
     "averages over pixels while the KL is usually summed over latent dimensions: that is the "
     "Gaussian ELBO with σ² = D/2 (σ ≈ 19.8 on MNIST), a huge KL weight that collapses the "
-    "posterior and blurs every reconstruction. Pick your code below, or set the reductions by hand."
+    "posterior and blurs every reconstruction. (A sensible σ does not remove all blur: a "
+    "factorised decoder still shows E[x|z], averaged over the encoder's uncertainty about z.) "
+    "Pick your code below, or set the reductions by hand."
 )
 
 # --- Paste your loss (issue 9): the whole section lives in ui/loss_code_view.py --------------
@@ -24,6 +29,17 @@ paste_your_loss()
 # --- end of Paste your loss ------------------------------------------------------------------
 
 CUSTOM = "(set by hand below)"
+HUBER_DELTA = 1.0  # PyTorch's default delta, which `implied_sigma.implied` assumes here
+
+
+def density_std(result) -> float:
+    """The noise density's real standard deviation: √2·b for Laplace; for Huber,
+    exp(−H_δ(r)/s)/Z is the location-scale density with b = √s and α = δ/√s, whose std is
+    larger than its Gaussian core's √s (models.distributions.Huber.variance)."""
+    if result.loss == "l1":
+        return result.noise_std
+    b = math.sqrt(result.scale)
+    return float(Huber(0.0, b, HUBER_DELTA / b).variance.sqrt())
 
 
 def _apply_snippet(table: dict, widget_key: str, prefix: str) -> None:
@@ -121,7 +137,7 @@ elif result.scale is not None:
         "implied Laplace scale b" if loss == "l1" else "implied Huber scale b",
         f"{result.scale:.4g}",
     )
-    m2.metric("noise std it assumes", f"{result.noise_std:.4g}")
+    m2.metric("noise std of that density", f"{density_std(result):.4g}")
 else:
     m1.metric("implied σ²", "none (Bernoulli)")
 m3.metric("KL weight β (vs. a plain per-pixel sum)", f"{result.beta:.4g}")

@@ -23,7 +23,14 @@ st.header("The single-sample Monte-Carlo estimate", anchor="monte-carlo")
 st.markdown(
     "Some tutorials (TensorFlow's CVAE among them) never write the KL: they compute "
     "$\\log p(x\\mid z) + \\log p(z) - \\log q(z\\mid x)$ at one sampled $z$. That is an unbiased "
-    "estimate of the same ELBO; its KL part has a variance the closed form does not."
+    "estimate of the same ELBO. Why write it that way? It needs no closed-form KL, so the same "
+    "code works for priors or posteriors where none exists (a mixture prior, a flow posterior), "
+    "and it is the same code as the IWAE bound, which averages K such weights inside a log.\n\n"
+    "Its **KL part alone** is noisier than the closed form (the variance below). The **whole** "
+    "estimate need not be: the noise of $\\log q(z\\mid x)$ can cancel that of "
+    "$\\log p(x, z)$, and when $q$ is the true posterior, $\\log p(x, z) - \\log q(z\\mid x) = "
+    "\\log p(x)$ for every sampled $z$: zero variance (Roeder et al., 2017). The closed-form "
+    "version keeps the noise of $\\log p(x\\mid z)$ and loses that cancellation."
 )
 show_derivation("kl-monte-carlo")
 

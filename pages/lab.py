@@ -26,7 +26,8 @@ st.markdown(
     "This browser tab trains **its own** small VAE (nobody else's tab sees it). Press Train, "
     "watch the reconstructions sharpen, then drag σ or switch the likelihood while it trains. "
     "The [ELBO page](/elbo-beta) explains why σ acts as a KL weight β = 2σ²; the "
-    "[Gaussian page](/gaussian-mse) why MSE is a log-likelihood."
+    "[Gaussian page](/gaussian-mse) why MSE is a Gaussian log-likelihood negated, rescaled and "
+    "shifted by a constant."
 )
 
 session = lab_session()
@@ -177,8 +178,9 @@ def pictures() -> None:
             grid_png([list(row) for row in zip(*columns, strict=True)], data.image_shape), width=420
         )
         st.caption(
-            "The mean is what the model predicts; the sample adds the likelihood's own noise. "
-            "Large σ: blurry means. Tiny σ: sharp means, but the model claims near-zero noise."
+            "The mean is what the model predicts; the sample adds the likelihood's own noise "
+            "(which metric uses which: [At test time](/mean-or-sample)). Large σ: blurry means. "
+            "Tiny σ: sharp means, but the model claims near-zero noise."
         )
     with right:
         st.markdown("**Samples from the prior**: decoder means at z ~ N(0, I)")
@@ -186,7 +188,11 @@ def pictures() -> None:
         st.image(
             grid_png([samples[i : i + 4] for i in range(0, 16, 4)], data.image_shape), width=260
         )
-        st.caption("If the KL weight is too small, q(z|x) drifts from the prior and these degrade.")
+        st.caption(
+            "If the KL weight is too small, the encoded digits' codes (the aggregate posterior "
+            "E_x q(z|x)) stop filling N(0, I): z drawn from the holes between them decode to "
+            "implausible digits."
+        )
 
 
 def analysis() -> None:

@@ -16,10 +16,16 @@ HUBER_ALPHA = likelihoods.info("huber").params["alpha"]  # the one default, as i
 st.title("Laplace → L1, Huber → its density")
 arrival_banner(pages.LAPLACE_HUBER.url_path)
 st.markdown(
-    "Any loss $\\ell(x-\\mu)$ with $\\int e^{-\\ell(r)/s}\\,dr < \\infty$ is the negative "
-    "log-density of $p(x\\mid z) = e^{-\\ell(x-\\mu)/s}/Z$, up to a constant. So L1 and Huber are "
-    "valid reconstruction terms; what they assume is a heavier-tailed noise model than the "
-    "Gaussian's."
+    "Any loss $\\ell(x-\\mu)$ with $\\int e^{-\\ell(r)/s}\\,dr < \\infty$ defines a density "
+    "$p(x\\mid z) = e^{-\\ell(x-\\mu)/s}/Z$, whose negative log is $\\ell/s + \\log Z$. So the "
+    "loss is $-\\log p$ up to a positive **factor** $s$ and a **constant** $s\\log Z$: "
+    "$\\ell = s\\,(-\\log p) - s\\log Z$. The constant does not move the optimum; the factor "
+    "does once a KL is added, because it scales the reconstruction term only: the −ELBO "
+    "$\\ell/s + \\mathrm{KL} + \\log Z$, multiplied by $s$, is $\\ell + s\\,\\mathrm{KL}$ plus a "
+    "constant. The factor $s$ is the KL's weight, as $2\\sigma^2$ is for the Gaussian "
+    "([β = 2σ²](/elbo-beta)); plain $\\ell + \\mathrm{KL}$ is the ELBO with $s = 1$. So L1 "
+    "and Huber are valid reconstruction terms once that weight is chosen; what they assume is a "
+    "heavier-tailed noise model than the Gaussian's."
 )
 
 st.header("Laplace → L1", anchor="laplace")

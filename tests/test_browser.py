@@ -5,12 +5,22 @@ from __future__ import annotations
 import pytest
 
 from tests.browser_helpers import error_texts, wait_until_idle
-from ui.pages import BERNOULLI, ELBO, GAUSSIAN, HOME, KL, LAPLACE_HUBER, all_pages
+from ui.pages import (
+    BERNOULLI,
+    BOUND_GAP,
+    DISCRETE,
+    ELBO,
+    GAUSSIAN,
+    HOME,
+    KL,
+    LAPLACE_HUBER,
+    all_pages,
+)
 
 pytestmark = pytest.mark.browser
 
 # Pages whose content includes at least one Plotly chart.
-PAGES_WITH_CHARTS = {GAUSSIAN, BERNOULLI, LAPLACE_HUBER, KL, ELBO}
+PAGES_WITH_CHARTS = {GAUSSIAN, BERNOULLI, LAPLACE_HUBER, KL, ELBO, BOUND_GAP, DISCRETE}
 
 
 @pytest.fixture()

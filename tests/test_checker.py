@@ -323,6 +323,19 @@ TABLE = [
         "equal",
         None,
     ),
+    # the gap under the bound (one latent, one pixel) and dequantisation
+    ("elbo-gap", "evidence", "-log(2*pi*(w^2 + s^2))/2 - x^2/(2*(w^2 + s^2))", "equal", None),
+    ("elbo-gap", "closed forms", "-log(2*pi*(w^2 + s^2))/2 - x^2/(2*(w^2 + s^2))", "equal", None),
+    ("elbo-gap", "evidence", "-log(2*pi*s^2)/2 - x^2/(2*s^2)", "constant", None),  # free of m, v
+    ("elbo-gap", "closed forms", "-(x - w*m)^2/(2*s^2)", "not-equal", None),
+    (
+        "dequantisation",
+        "bin probability",
+        "log((erf((xtilde + w/2 - mu)/(sigma*sqrt(2)))"
+        " - erf((xtilde - w/2 - mu)/(sigma*sqrt(2))))/2)",
+        "equal",
+        None,
+    ),
     ("kl-monte-carlo", "expected estimate", KL, "equal", None),
     ("kl-monte-carlo", "closed form", "Σ_j (μ_z_j² + σ_z_j² − 1 − log σ_z_j²)/2", "equal", None),
     (

@@ -1,7 +1,8 @@
 """LaTeX for derivation steps, with dropped terms and scale factors visibly marked.
 
-Pure (no Streamlit): the same SymPy objects the checker verifies are rendered here with
-`sp.latex`, so a page can never show a formula the code does not compute.
+Pure (no Streamlit): the same SymPy objects the checker verifies are rendered here with the
+textbook printer (`derivations.printing`: (xᵢ − μᵢ)², 1/(√(2π)σ)·exp(…)), which changes only how
+an expression is written, so a page can never show a formula the code does not compute.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from derivations.base import Derivation, Step, check_derivation
+from derivations.printing import textbook_latex
 
 DROP_COLOUR = "#fde2e2"  # pale red: this term leaves the objective
 SCALE_COLOUR = "#dbeafe"  # pale blue: this factor leaves the objective
@@ -21,8 +23,8 @@ _NUMBER_BEFORE_FRACTION = re.compile(r"(?<![\w^_.])(\d+(?:\.\d+)?) \\frac")
 
 
 def latex(expr: sp.Basic) -> str:
-    """`sp.latex(expr)`, with a visible product sign between a number and a fraction."""
-    return _NUMBER_BEFORE_FRACTION.sub(r"\1 \\cdot \\frac", sp.latex(expr))
+    """The textbook LaTeX of expr, with a visible product sign between a number and a fraction."""
+    return _NUMBER_BEFORE_FRACTION.sub(r"\1 \\cdot \\frac", textbook_latex(expr))
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def parameters_latex(derivation: Derivation) -> str:
 def _marked(term: sp.Expr, colour: str, caption: str) -> str:
     """The term on a coloured background, with a caption underneath (caption is LaTeX)."""
     return (
-        rf"\underbrace{{\colorbox{{{colour}}}{{$\displaystyle {sp.latex(term)}$}}}}"
+        rf"\underbrace{{\colorbox{{{colour}}}{{$\displaystyle {latex(term)}$}}}}"
         rf"_{{{caption}}}"
     )
 
@@ -52,6 +54,11 @@ def step_latex(step: Step, parameters: str) -> str:
     if step.relation == "start":
         return expr
     if step.relation == "equal":
+        integrals = sp.Add.make_args(step.expr)
+        if len(integrals) > 1 and all(isinstance(t, sp.Integral) for t in integrals):
+            # A sum of integrals is too wide for one line: one integral per line.
+            lines = r" \\ &\quad + ".join(latex(t) for t in integrals)
+            return rf"\begin{{aligned}} &= {lines} \end{{aligned}}"
         return rf"= {expr}"
     if step.relation == "drop":
         caption = rf"\text{{free of }} {parameters} \text{{: dropped}}"
@@ -84,7 +91,7 @@ def derivation_views(derivation: Derivation, verify: bool = True) -> list[StepVi
                 relation=step.relation,
                 note=step.note,
                 latex=step_latex(step, params),
-                result_latex=sp.latex(step.expr),
+                result_latex=latex(step.expr),
                 verified=verified,
             )
         )

@@ -53,6 +53,15 @@ LAPLACE_HUBER = PageSpec(
 )
 KL = PageSpec("pages/kl.py", "The KL term", "kl-term", ":material/compare_arrows:")
 ELBO = PageSpec("pages/elbo.py", "The ELBO and β = 2σ²", "elbo-beta", ":material/functions:")
+BOUND_GAP = PageSpec(
+    "pages/bound_gap.py",
+    "The gap under the bound",
+    "elbo-gap-iwae",
+    ":material/vertical_align_top:",
+)
+DISCRETE = PageSpec(
+    "pages/discrete_pixels.py", "Pixels are discrete", "bits-per-dim", ":material/grid_on:"
+)
 
 LAB = PageSpec("pages/lab.py", "Live lab", "live-lab", ":material/science:")
 IMPLIED_SIGMA = PageSpec(
@@ -60,6 +69,15 @@ IMPLIED_SIGMA = PageSpec(
 )
 
 RACE = PageSpec("pages/race.py", "Race", "likelihood-race", ":material/emoji_events:")
+TEST_TIME = PageSpec(
+    "pages/test_time.py", "At test time: mean or sample?", "mean-or-sample", ":material/compare:"
+)
+LOGGED = PageSpec(
+    "pages/logged_numbers.py",
+    "What your logged numbers mean",
+    "read-your-log",
+    ":material/receipt_long:",
+)
 
 COLLAPSE = PageSpec(
     "pages/collapse.py", "Posterior collapse", "posterior-collapse", ":material/compress:"
@@ -69,8 +87,8 @@ CHECKER = PageSpec("pages/checker.py", "Check my derivation", "check-derivation"
 
 SECTIONS: dict[str, list[PageSpec]] = {
     "Start": [HOME],
-    "Derivations": [GAUSSIAN, BERNOULLI, LAPLACE_HUBER, KL, ELBO],
-    "Lab": [LAB, IMPLIED_SIGMA, COLLAPSE, RACE],
+    "Derivations": [GAUSSIAN, BERNOULLI, LAPLACE_HUBER, KL, ELBO, BOUND_GAP, DISCRETE],
+    "Lab": [LAB, TEST_TIME, IMPLIED_SIGMA, LOGGED, COLLAPSE, RACE],
     "Practice": [CHECKER],
 }
 

@@ -37,8 +37,10 @@ QUESTIONS: tuple[Question, ...] = (
         "Is MSE a valid ELBO term, or just a heuristic?",
         pages.GAUSSIAN,
         "to-mse",
-        "Valid: it is −log N(x; μ, σ²I) for a fixed σ, with constants dropped and 1/(2σ²) "
-        "divided out; both changes leave the optimal μ where it was.",
+        "Valid with the right KL weight. MSE is −log N(x; μ, σ²I) for a fixed σ with constants "
+        "dropped and 1/(2σ²) divided out, which alone leaves the best μ where it was; but the "
+        "KL is not divided too, so the VAE's optimum moves unless the KL is weighted by 2σ² "
+        "(summed error) or 2σ²/D (mean error). Plain MSE + KL is the ELBO with σ² = D/2.",
         "01-is-mse-a-valid-elbo-term",
     ),
     Question(
@@ -55,8 +57,9 @@ QUESTIONS: tuple[Question, ...] = (
         "After taking the log I get −½·Σσᵢ². How do I finish the derivation?",
         pages.GAUSSIAN,
         "per-pixel-sigma",
-        "The term is −½·Σ log σᵢ² (the log of the determinant), not −½·Σσᵢ². With one fixed σ it "
-        "is constant and drops; with learned σᵢ it stays in the loss.",
+        "The term is −½·Σ log σᵢ² (minus half the log-determinant of the covariance), not "
+        "−½·Σσᵢ². With one fixed σ it is constant and drops; with learned σᵢ it stays in the "
+        "loss.",
         "02-expanding-log-gaussian-to-mse",
     ),
     Question(
@@ -92,8 +95,9 @@ QUESTIONS: tuple[Question, ...] = (
         "The gradient of log N is the MSE gradient times a constant. So why does σ matter?",
         pages.GAUSSIAN,
         "gradient",
-        "Alone, the factor D/(2σ²) only rescales the step; next to the KL term it changes which "
-        "way the sum of the two gradients points.",
+        "Alone, the factor D/(2σ²) only rescales the step (a learning rate under plain SGD; "
+        "Adam divides it out); next to the KL term it changes which way the sum of the two "
+        "gradients points, under any optimiser.",
         "03-reconstruction-error-to-mse",
     ),
     Question(
@@ -137,8 +141,10 @@ QUESTIONS: tuple[Question, ...] = (
         "The TensorFlow tutorial uses log p(x|z) + log p(z) − log q(z|x). Is that the ELBO?",
         pages.KL,
         "monte-carlo",
-        "It is a single-sample Monte-Carlo estimate of it: unbiased, but noisier than using the "
-        "closed-form KL, with a variance the page computes.",
+        "It is a single-sample Monte-Carlo estimate of it, unbiased. Its KL part alone is "
+        "noisier than the closed form, but the whole estimate need not be: log q's noise can "
+        "cancel log p(x, z)'s, to zero variance when q is the true posterior (Roeder et al. "
+        "2017). It needs no closed-form KL, so it works for any prior or posterior.",
         "04-mse-bce-huber-as-elbo",
     ),
     Question(
@@ -164,7 +170,9 @@ QUESTIONS: tuple[Question, ...] = (
         pages.IMPLIED_SIGMA,
         "result",
         "Often because σ is implicitly large: F.mse_loss averages over pixels while the KL is "
-        "summed, which is σ² = D/2 (σ ≈ 19.8 on MNIST). Paste your reductions to see yours.",
+        "summed, which is σ² = D/2 (σ ≈ 19.8 on MNIST). But not only: even with a sensible σ, "
+        "a factorised decoder shows E[x|z], an average over every image the encoder's "
+        "uncertainty about z cannot tell apart. Set your reductions to see your σ.",
         "common",
     ),
     Question(
@@ -187,12 +195,70 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     Question(
         "mean-or-sample",
-        "Should the decoder's output be the mean or a sample?",
-        pages.LAB,
-        "live",
-        "Train and compare: the lab shows each test digit's decoder mean beside a sample from "
-        "p(x|z). The mean is the reconstruction; the sample adds the likelihood's noise.",
+        "Should the decoder's output be the mean or a sample? And which z: μ(x) or a sample?",
+        pages.TEST_TIME,
+        "side-by-side",
+        "Both choices side by side on your lab model: the mean is the reconstruction (and the "
+        "mode for a Gaussian, not for a Bernoulli); a sample of p(x|z) adds per-pixel noise. "
+        "The ELBO, IWAE and bits/dim score the real x at z ~ q(z|x); only the MSE uses a "
+        "picture, the mean at z = μ(x).",
         "01-is-mse-a-valid-elbo-term",
+    ),
+    Question(
+        "metrics-use",
+        "Is the loss computed on a sample from the decoder, or on its mean?",
+        pages.TEST_TIME,
+        "metrics",
+        "On neither picture: training scores the real x under p(x|z) at a sampled z, and μ "
+        "enters only as the Gaussian's mean. No sample is drawn from p(x|z) in training.",
+        "02-expanding-log-gaussian-to-mse",
+    ),
+    Question(
+        "bound-gap",
+        "How far below log p(x) is the ELBO, and does IWAE close the gap?",
+        pages.BOUND_GAP,
+        "derivation",
+        "log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)): the gap is exactly the KL from the encoder to "
+        "the true posterior. On a linear VAE, whose log p(x) is exact, IWAE climbs from the "
+        "ELBO to log p(x) as K grows.",
+        "common",
+    ),
+    Question(
+        "finite-range",
+        "Pixels live in [0, 1] (or are 256 levels). Is a Gaussian or Huber density even allowed?",
+        pages.DISCRETE,
+        "modelling-choice",
+        "Allowed, as a modelling choice with costs: mass outside [0, 1] and numbers that are "
+        "densities, not probabilities. Compare models through the probability of each pixel's "
+        "bin, or train on dequantised data (Theis et al. 2016).",
+        "04-mse-bce-huber-as-elbo",
+    ),
+    Question(
+        "negative-loss",
+        "My VAE's loss is negative. Is that a bug?",
+        pages.DISCRETE,
+        "negative-loss",
+        "No: a density can exceed 1 (a Gaussian with σ < 0.4 peaks above 1), so −log p(x|z) "
+        "and the whole −ELBO can be negative. A discrete probability's −log is never negative.",
+        "common",
+    ),
+    Question(
+        "bits-per-dim",
+        "How do I turn my loss into the bits/dim papers report?",
+        pages.LOGGED,
+        "converter",
+        "Undo the reductions to get nats per image, restore dropped constants, add the KL with "
+        "weight 1, add D·log(1/bin width) for a density, and divide by D·ln 2.",
+        "common",
+    ),
+    Question(
+        "logged-sum",
+        "Why don't my logged recon and KL add up to the logged total?",
+        pages.LOGGED,
+        "add-up",
+        "The total weights the KL by β, the recon is often a per-pixel mean while the KL is a "
+        "per-image sum, and the recon may have dropped constants. The converter shows each.",
+        "common",
     ),
     Question(
         "learned-sigma",
