@@ -86,13 +86,13 @@ def same_weights_links() -> None:
         pages.LAB.path,
         label=f"Lab run A: Gaussian decoder, σ = {sigma:g}, β = 1 (the ELBO)",
         icon=":material/science:",
-        query_params={"likelihood": "gaussian", "sigma": f"{sigma:g}", "beta": "1"},
+        query_params={"likelihood": "gaussian", "scale": f"{sigma:g}", "beta": "1"},
     )
     st.page_link(
         pages.LAB.path,
         label=f"Lab run B: SSE + β·KL, i.e. σ = 1/√2 ≈ {SSE_SIGMA}, β = 2σ² = {beta:g}",
         icon=":material/science:",
-        query_params={"likelihood": "gaussian", "sigma": f"{SSE_SIGMA}", "beta": f"{beta:g}"},
+        query_params={"likelihood": "gaussian", "scale": f"{SSE_SIGMA}", "beta": f"{beta:g}"},
     )
     st.caption(
         "Same seed, same batches: with the lab's Adam both runs reach the same weights (pin "

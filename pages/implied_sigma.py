@@ -1,11 +1,8 @@
 """What σ does my code assume? The σ² (or Laplace scale) implied by a loss's reductions."""
 
-import math
-
 import streamlit as st
 
 from derivations import implied_sigma
-from models.distributions import Huber
 from ui import pages
 from ui.derivation_view import arrival_banner, show_steps
 from ui.implied_view import implied_steps, lab_query
@@ -29,17 +26,6 @@ paste_your_loss()
 # --- end of Paste your loss ------------------------------------------------------------------
 
 CUSTOM = "(set by hand below)"
-HUBER_DELTA = 1.0  # PyTorch's default delta, which `implied_sigma.implied` assumes here
-
-
-def density_std(result) -> float:
-    """The noise density's real standard deviation: √2·b for Laplace; for Huber,
-    exp(−H_δ(r)/s)/Z is the location-scale density with b = √s and α = δ/√s, whose std is
-    larger than its Gaussian core's √s (models.distributions.Huber.variance)."""
-    if result.loss == "l1":
-        return result.noise_std
-    b = math.sqrt(result.scale)
-    return float(Huber(0.0, b, HUBER_DELTA / b).variance.sqrt())
 
 
 def _apply_snippet(table: dict, widget_key: str, prefix: str) -> None:
@@ -137,7 +123,7 @@ elif result.scale is not None:
         "implied Laplace scale b" if loss == "l1" else "implied Huber scale b",
         f"{result.scale:.4g}",
     )
-    m2.metric("noise std of that density", f"{density_std(result):.4g}")
+    m2.metric("noise std of that density", f"{result.noise_std:.4g}")
 else:
     m1.metric("implied σ²", "none (Bernoulli)")
 m3.metric("KL weight β (vs. a plain per-pixel sum)", f"{result.beta:.4g}")

@@ -198,7 +198,7 @@ def test_beta_axis_uses_powers_of_ten_and_the_derived_beta():
 
 
 def test_huber_loss_panel_uses_the_density_panels_colours():
-    fig = robust_densities(1.0, 1.0, lambda alpha, temperature: 0.0)
+    fig = robust_densities(1.0, 1.0, lambda alpha: 0.0)
     density = {t.name: t.line.color for t in fig.data if t.showlegend is not False}
     loss = {t.name: t.line.color for t in fig.data if t.showlegend is False}
     assert density == loss and len(set(density.values())) == 3

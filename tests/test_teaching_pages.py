@@ -126,5 +126,5 @@ def test_elbo_page_links_reach_the_exact_sigma_beta_pair_in_the_lab():
     )
     assert not lab.exception, [e.value for e in lab.exception]
     settings = lab.session_state.lab.settings
-    assert (settings.sigma, settings.beta) == (0.707107, 0.02)
+    assert (settings.scale, settings.beta) == (0.707107, 0.02)
     assert abs(1 / (2 * settings.sigma**2) - 1) < 1e-6  # the Gaussian term is the plain SSE

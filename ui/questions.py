@@ -132,8 +132,8 @@ QUESTIONS: tuple[Question, ...] = (
         "Can I use Huber (or L1) loss as the reconstruction term?",
         pages.LAPLACE_HUBER,
         "huber",
-        "Yes: L1 is a Laplace likelihood and Huber is the density exp(−H_α(r)/s)/Z(α, s), whose "
-        "normaliser Z is finite and has a closed form.",
+        "Yes: L1 is a Laplace likelihood and Huber is the density exp(−ρ_α(r/b))/(b·Z(α)), "
+        "whose normaliser Z is finite and has a closed form; the loss's 1/b² is a KL weight.",
         "04-mse-bce-huber-as-elbo",
     ),
     Question(
