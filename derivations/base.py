@@ -313,6 +313,43 @@ def _split_sums(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Sum), split)
 
 
+def _merge_sums(expr: sp.Expr) -> sp.Expr:
+    """Σₙ(c·Σⱼ f + g) → c·Σⱼₙ f + Σₙ g: a nested Sum becomes one Sum over both indices.
+
+    So a mean written where the code applies it (Σₙ (1/J)·Σⱼ KLₙⱼ) and the same mean pulled out
+    ((1/J)·Σⱼₙ KLₙⱼ) cancel term by term; otherwise only `doit` could match them, and SymPy then
+    spends seconds attempting closed forms (Gosper) for sums of logs that it cannot find. Only
+    Sums with finite limits are split (splitting an infinite Sum needs convergence); a factor
+    comes out only if free of every index of the Sum.
+    """
+
+    def merge(total: sp.Sum) -> sp.Expr:
+        indices = {limit[0] for limit in total.limits}
+        bounds = [bound for limit in total.limits for bound in limit[1:]]
+        if len(bounds) != 2 * len(indices) or not all(b.is_finite for b in bounds):
+            return total
+        outer_bounds = set().union(*(b.free_symbols for b in bounds))
+        parts, pending = [], [(sp.Integer(1), total.function)]
+        while pending:  # c·(a·Σⱼ f + g) → c·a·Σⱼ f, c·g: each piece a factor times a term
+            outer_factor, summand = pending.pop()
+            for term in sp.Add.make_args(summand):
+                factor, dependent = term.as_independent(*indices, as_Add=False)
+                factor *= outer_factor
+                inner = {limit[0] for limit in getattr(dependent, "limits", ())}
+                if isinstance(dependent, sp.Add):
+                    pending.append((factor, dependent))
+                elif dependent == 1 and not indices & outer_bounds:  # Σ 1 over a box: its size
+                    parts.append(factor * sp.Mul(*(hi - lo + 1 for _, lo, hi in total.limits)))
+                elif isinstance(dependent, sp.Sum) and not inner & (indices | outer_bounds):
+                    limits = (*dependent.limits, *total.limits)  # innermost first
+                    parts.append(factor * sp.Sum(dependent.function, *limits))
+                else:
+                    parts.append(factor * sp.Sum(dependent, *total.limits))
+        return sp.Add(*parts)
+
+    return expr.replace(lambda e: isinstance(e, sp.Sum), merge)
+
+
 def _log_of_products(expr: sp.Expr) -> sp.Expr:
     """log ∏ fᵢ → Σ log fᵢ, only where SymPy knows fᵢ > 0 (otherwise it is not an identity)."""
 
@@ -334,6 +371,7 @@ def _rewrites(difference: sp.Expr) -> list[sp.Expr]:
         sp.expand_log,  # expand_log honours assumptions: it never splits a log it shouldn't
         lambda e: sp.expand_log(_split_sums(sp.expand_log(e))),  # Σ log(c·fᵢ) = D·log c + …
         _split_sums,
+        _merge_sums,
     )
     out = []
     for rewrite in rewrites:
