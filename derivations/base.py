@@ -150,14 +150,16 @@ def _concrete_points(
     rng = random.Random(seed)
     bound = set().union(*(_sum_indices(e) for e in exprs))
     free = set().union(*(e.free_symbols for e in exprs))
-    size_symbols = sorted(
-        (s for s in free if isinstance(s, sp.Symbol) and s.is_integer and s not in bound),
-        key=sp.default_sort_key,
-    )
+    integers = {s for s in free if isinstance(s, sp.Symbol) and s.is_integer and s not in bound}
+    # A free index (the j of ∂/∂μⱼ) must stay inside every range; the other integers are sizes.
+    index_symbols = {s for e in exprs for t in e.atoms(sp.Indexed) for s in t.indices} & integers
+    size_symbols = sorted(integers - index_symbols, key=sp.default_sort_key)
     for trial in range(trials):
         # Concrete sizes first so Sums expand into finitely many Indexed terms. Up to three sizes
-        # (D, J, B) get different values at every point, so a 1/J written as 1/B cannot pass.
+        # (D, J, B) get different values at every point, so a 1/J written as 1/B cannot pass;
+        # free indices take 1 or 2, inside every size.
         sizes = {s: sp.Integer(2 + (trial + k) % 3) for k, s in enumerate(size_symbols)}
+        sizes |= {s: sp.Integer(1 + trial % 2) for s in index_symbols}
         concrete = [_expand_finite(sp.sympify(e).xreplace(sizes)) for e in exprs]
         indexed = set().union(*(c.atoms(sp.Indexed) for c in concrete))
         labels = {t.base.label for t in indexed}  # IndexedBase labels are not free values
