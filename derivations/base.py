@@ -150,13 +150,16 @@ def _concrete_points(
     rng = random.Random(seed)
     bound = set().union(*(_sum_indices(e) for e in exprs))
     free = set().union(*(e.free_symbols for e in exprs))
+    integers = {s for s in free if isinstance(s, sp.Symbol) and s.is_integer and s not in bound}
+    # A free index (the j of ∂/∂μⱼ) must stay inside every range; the other integers are sizes.
+    index_symbols = {s for e in exprs for t in e.atoms(sp.Indexed) for s in t.indices} & integers
+    size_symbols = sorted(integers - index_symbols, key=sp.default_sort_key)
     for trial in range(trials):
-        # Concrete sizes first so Sums expand into finitely many Indexed terms.
-        sizes = {
-            s: sp.Integer(2 + (trial % 3))
-            for s in free
-            if isinstance(s, sp.Symbol) and s.is_integer and s not in bound
-        }
+        # Concrete sizes first so Sums expand into finitely many Indexed terms. Up to three sizes
+        # (D, J, B) get different values at every point, so a 1/J written as 1/B cannot pass;
+        # free indices take 1 or 2, inside every size.
+        sizes = {s: sp.Integer(2 + (trial + k) % 3) for k, s in enumerate(size_symbols)}
+        sizes |= {s: sp.Integer(1 + trial % 2) for s in index_symbols}
         concrete = [_expand_finite(sp.sympify(e).xreplace(sizes)) for e in exprs]
         indexed = set().union(*(c.atoms(sp.Indexed) for c in concrete))
         labels = {t.base.label for t in indexed}  # IndexedBase labels are not free values
@@ -313,6 +316,43 @@ def _split_sums(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Sum), split)
 
 
+def _merge_sums(expr: sp.Expr) -> sp.Expr:
+    """Σₙ(c·Σⱼ f + g) → c·Σⱼₙ f + Σₙ g: a nested Sum becomes one Sum over both indices.
+
+    So a mean written where the code applies it (Σₙ (1/J)·Σⱼ KLₙⱼ) and the same mean pulled out
+    ((1/J)·Σⱼₙ KLₙⱼ) cancel term by term; otherwise only `doit` could match them, and SymPy then
+    spends seconds attempting closed forms (Gosper) for sums of logs that it cannot find. Only
+    Sums with finite limits are split (splitting an infinite Sum needs convergence); a factor
+    comes out only if free of every index of the Sum.
+    """
+
+    def merge(total: sp.Sum) -> sp.Expr:
+        indices = {limit[0] for limit in total.limits}
+        bounds = [bound for limit in total.limits for bound in limit[1:]]
+        if len(bounds) != 2 * len(indices) or not all(b.is_finite for b in bounds):
+            return total
+        outer_bounds = set().union(*(b.free_symbols for b in bounds))
+        parts, pending = [], [(sp.Integer(1), total.function)]
+        while pending:  # c·(a·Σⱼ f + g) → c·a·Σⱼ f, c·g: each piece a factor times a term
+            outer_factor, summand = pending.pop()
+            for term in sp.Add.make_args(summand):
+                factor, dependent = term.as_independent(*indices, as_Add=False)
+                factor *= outer_factor
+                inner = {limit[0] for limit in getattr(dependent, "limits", ())}
+                if isinstance(dependent, sp.Add):
+                    pending.append((factor, dependent))
+                elif dependent == 1 and not indices & outer_bounds:  # Σ 1 over a box: its size
+                    parts.append(factor * sp.Mul(*(hi - lo + 1 for _, lo, hi in total.limits)))
+                elif isinstance(dependent, sp.Sum) and not inner & (indices | outer_bounds):
+                    limits = (*dependent.limits, *total.limits)  # innermost first
+                    parts.append(factor * sp.Sum(dependent.function, *limits))
+                else:
+                    parts.append(factor * sp.Sum(dependent, *total.limits))
+        return sp.Add(*parts)
+
+    return expr.replace(lambda e: isinstance(e, sp.Sum), merge)
+
+
 def _log_of_products(expr: sp.Expr) -> sp.Expr:
     """log ∏ fᵢ → Σ log fᵢ, only where SymPy knows fᵢ > 0 (otherwise it is not an identity)."""
 
@@ -334,6 +374,7 @@ def _rewrites(difference: sp.Expr) -> list[sp.Expr]:
         sp.expand_log,  # expand_log honours assumptions: it never splits a log it shouldn't
         lambda e: sp.expand_log(_split_sums(sp.expand_log(e))),  # Σ log(c·fᵢ) = D·log c + …
         _split_sums,
+        _merge_sums,
     )
     out = []
     for rewrite in rewrites:

@@ -272,3 +272,61 @@ def test_derivation_rejects_misplaced_start():
         _toy([s, _start()])
     with pytest.raises(ValueError):
         Step(SSE, "drop", "no term", label="bad")
+
+
+# --- a mean written where the code applies it: nested Sums ------------------------------------
+
+
+def _kl_mean_over_latents() -> Derivation:
+    from derivations.implied_sigma import derivation
+
+    return derivation(784, 20, 128, "sum", "sum", "mean", "sum")  # KL averaged over latents
+
+
+@pytest.mark.timeout(600)  # hang guard only; SymPy's symbolic summation once took ~10 s here
+def test_kl_mean_over_latents_is_an_identity_without_evaluating_the_sums():
+    d = _kl_mean_over_latents()
+    code, pulled = d.steps[0], d.step("coefficients")
+    # Σₙ (1/J)·Σⱼ KLₙⱼ against (1/J)·Σⱼₙ KLₙⱼ: the rewrites alone cancel them term by term.
+    assert any(t.function.has(sp.Sum) for t in code.expr.atoms(sp.Sum))  # really nested
+    assert base._zero_without_doit(base._rewrites(code.expr - pulled.expr))
+    assert [c.how for c in check_derivation(d)] == ["symbolic"] * (len(d.steps) - 1)
+
+
+def test_kl_mean_over_latents_perturbed_steps_are_rejected():
+    d = _kl_mean_over_latents()
+    for k in range(1, len(d.steps)):
+        step = d.steps[k]
+        if step.relation == "drop":
+            wrong = dataclasses.replace(step, term=step.term + 1)
+        else:
+            wrong = dataclasses.replace(step, expr=sp.Rational(11, 10) * step.expr)
+        assert not check_step(d.steps[k - 1], wrong, d).ok, step.label
+
+
+@pytest.mark.parametrize("size", ["B", "D", "one"])
+def test_kl_mean_over_the_wrong_size_is_rejected(size):
+    # The mean is over the J latents: 1/B, 1/D or no mean at all is not the same loss. Sizes get
+    # different values at each sampled point, or 1/B and 1/J would agree numerically.
+    d = _kl_mean_over_latents()
+    pulled = d.step("coefficients")
+    replacement = {"B": sp.Symbol("B", integer=True, positive=True), "D": D, "one": 1}[size]
+    wrong = dataclasses.replace(pulled, expr=pulled.expr.xreplace({base.J: replacement}))
+    assert wrong.expr != pulled.expr
+    assert not check_step(d.steps[0], wrong, d).ok
+
+
+def test_merging_nested_sums_keeps_the_value():
+    n = sp.Symbol("n", integer=True, positive=True)
+    f = base.mu_z[n, base.j] ** 2 + sp.log(base.sigma_z[n, base.j])
+    nested = sp.Sum(sp.Sum(f, (base.j, 1, base.J)) / base.J + 3 * x[n], (n, 1, D))
+    merged = base._merge_sums(nested)
+    assert nested.function.has(sp.Sum) and not any(
+        t.function.has(sp.Sum) for t in merged.atoms(sp.Sum)
+    )
+    assert numeric_difference(nested, merged) < 1e-12
+    # Limits that depend on an outer index, and infinite sums, are left as they are.
+    triangle = sp.Sum(1, (i, 1, base.j), (base.j, 1, base.J))
+    assert base._merge_sums(triangle) == triangle
+    infinite = sp.Sum(x[i] + 1, (i, 1, sp.oo))
+    assert base._merge_sums(infinite) == infinite
