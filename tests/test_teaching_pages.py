@@ -122,9 +122,9 @@ def test_elbo_page_links_reach_the_exact_sigma_beta_pair_in_the_lab():
     links = [link for link in at.get("page_link") if "Lab run B" in link.proto.label]
     assert links and "β = 2σ² = 0.02" in links[0].proto.label
     lab = open_page(
-        pages.LAB, query={"likelihood": "gaussian", "sigma": "0.707107", "beta": "0.02"}
+        pages.LAB, query={"likelihood": "gaussian", "scale": "0.707107", "beta": "0.02"}
     )
     assert not lab.exception, [e.value for e in lab.exception]
     settings = lab.session_state.lab.settings
     assert (settings.scale, settings.beta) == (0.707107, 0.02)
-    assert abs(1 / (2 * settings.sigma**2) - 1) < 1e-6  # the Gaussian term is the plain SSE
+    assert abs(1 / (2 * settings.scale**2) - 1) < 1e-6  # the Gaussian term is the plain SSE

@@ -113,17 +113,13 @@ def test_dequantised_log_density_lower_bounds_the_discrete_log_likelihood(x, mu,
 
 def test_engine_bins_match_pixel_numbers():
     """The page's 'engine's bins' number is models.distributions' discretised log-probability."""
-    from models.distributions import (
-        discretised_log_prob,
-        normal_std_log_cdf,
-        symmetric_interval_log_prob,
-    )
+    from models.distributions import discretised_log_prob, symmetric_interval_log_prob
 
     mu, sigma, levels = torch.tensor([[0.1, 0.55]], dtype=torch.float64), 0.07, 17
     x = torch.tensor([[0.0, 0.5]], dtype=torch.float64)
     s = torch.tensor(sigma, dtype=torch.float64)
     log_p = discretised_log_prob(
-        lambda lo, hi: symmetric_interval_log_prob(mu, s, normal_std_log_cdf, lo, hi), x, levels
+        lambda lo, hi: symmetric_interval_log_prob(mu, s, torch.special.log_ndtr, lo, hi), x, levels
     )
     ours = sum(
         discrete.pixel_numbers(float(xi), float(mi), sigma, levels)["nll_bin_engine"]
