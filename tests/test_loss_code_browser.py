@@ -73,7 +73,7 @@ def test_paste_verdict_corrected_code_and_open_the_lab(browser, app_url, artifac
         page.get_by_role("button", name="Open your code's setting in the live lab").click()
         page.wait_for_url(f"**/{LAB.url_path}**", timeout=30_000)
         wait_until_idle(page)
-        assert "sigma=1.23935" in page.url  # √1.536
+        assert "scale=1.23935" in page.url  # σ = √1.536
         assert "likelihood=gaussian" in page.url
         assert error_texts(page) == []
     finally:
