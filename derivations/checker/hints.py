@@ -142,6 +142,20 @@ def hints(ctx: Context, rel: Relation) -> list[str]:
             for g in range(len(base))
         ]
 
+    def each_term_scaled(whole, whole_values, factors, relation_of, hint) -> None:
+        """Offer `whole` with one of its terms (that depends on the parameters) scaled by each
+        factor (a function of the size), related as `relation_of` says, worded by `hint`."""
+        for term in _terms(whole) if not out_of_time() else []:
+            if term == whole or not depends_on(term, ctx.parameters) or out_of_time():
+                continue
+            values = ctx.values(term)
+            for factor, what in factors:
+                offer(
+                    relation_of(shifted(whole_values, values, factor)),
+                    what,
+                    lambda term=term, what=what: hint(ctx, term, what),
+                )
+
     # 1. σ² written where log σ² belongs: undo a log of σ in the target (each variant is a
     #    whole new target, so not for targets defined by integrals)
     try:
@@ -175,16 +189,7 @@ def hints(ctx: Context, rel: Relation) -> list[str]:
     ]
     if sizes:
         factors += [(lambda d: 1.0 / d, "mean"), (lambda d: float(d), "times-D")]
-    for term in _terms(ctx.target) if not out_of_time() else []:
-        if term == ctx.target or not depends_on(term, ctx.parameters) or out_of_time():
-            continue
-        values = ctx.values(term)
-        for factor, what in factors:
-            offer(
-                against(shifted(ctx.t, values, factor)),
-                what,
-                lambda term=term, what=what: _term_hint(ctx, term, what),
-            )
+    each_term_scaled(ctx.target, ctx.t, factors, against, _term_hint)
 
     # 3. the same read from the learner's terms: the right term is k × theirs
     own = [
@@ -195,17 +200,7 @@ def hints(ctx: Context, rel: Relation) -> list[str]:
     ]
     if sizes:
         own += [(lambda d: float(d), "mean"), (lambda d: 1.0 / d, "times-D")]
-    for term in _terms(ctx.user) if not out_of_time() else []:
-        if term == ctx.user or not depends_on(term, ctx.parameters) or out_of_time():
-            continue
-        values = ctx.values(term)
-        for factor, what in own:
-            variant = shifted(ctx.u, values, factor)
-            offer(
-                relate(variant, ctx.t),
-                what,
-                lambda term=term, what=what: _own_term_hint(ctx, term, what),
-            )
+    each_term_scaled(ctx.user, ctx.u, own, lambda variant: relate(variant, ctx.t), _own_term_hint)
 
     hints = factor_hints(ctx, rel) if rel.kind == "negative" else []
     skip = {"sign"} if hints else set()
