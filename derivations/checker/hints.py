@@ -229,14 +229,17 @@ def _kl_like(ctx: Context, term: sp.Expr) -> bool:
     return "elbo" in ctx.slug and not any(term.has(d) for d in data)
 
 
+KL_SIGN_HINT = (
+    "Check the sign of the KL term: the ELBO subtracts it, ELBO = E[log p(x|z)] − "
+    "KL(q(z|x) ‖ p(z)), so the loss −ELBO adds it."
+)
+
+
 def _term_hint(ctx: Context, term: sp.Expr, what: str) -> str:
     shown = plain(term)
     if what == "sign":
         if _kl_like(ctx, term):
-            return (
-                "Check the sign of the KL term: the ELBO subtracts it, ELBO = E[log p(x|z)] − "
-                "KL(q(z|x) ‖ p(z)), so the loss −ELBO adds it."
-            )
+            return KL_SIGN_HINT
         return f"The term {shown} seems to have the wrong sign in yours."
     if what == "missing":
         return (
@@ -262,10 +265,7 @@ def _own_term_hint(ctx: Context, term: sp.Expr, what: str) -> str:
     shown = plain(term)
     if what == "sign":
         if _kl_like(ctx, term):
-            return (
-                "Check the sign of the KL term: the ELBO subtracts it, ELBO = E[log p(x|z)] − "
-                "KL(q(z|x) ‖ p(z)), so the loss −ELBO adds it."
-            )
+            return KL_SIGN_HINT
         return f"Your term {shown} seems to have the wrong sign."
     if what == "extra":
         return f"Your term {shown} does not belong: without it yours matches the target."
