@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from models.data import load_dataset
-from tests.apptest_helpers import open_page
+from tests.apptest_helpers import open_page, train_past
 from ui.pages import CHECKER, COLLAPSE, GAUSSIAN, IMPLIED_SIGMA
 
 
@@ -75,10 +73,7 @@ def test_collapse_page_trains_a_linear_vae():
     at.button(key="collapse_train").click().run()
     assert not at.exception
     session = at.session_state.collapse
-    deadline = time.monotonic() + 30
-    while session.step == 0 and time.monotonic() < deadline:  # the background worker trains
-        session.heartbeat()
-        time.sleep(0.05)
+    train_past(session)  # the background worker trains
     at.run()
     assert session.linear and session.step > 0
     assert session.trainer.config.linear
