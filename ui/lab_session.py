@@ -147,12 +147,7 @@ class LabSession(LiveSession):
             if self.trainer.status.stopped:
                 self.trainer.resume()
             self.running, self.message, self.stop = True, None, None
-        self.heartbeat()
-        if self.pool is not None:
-            self.pool.submit(self)
-
-    def pause(self) -> None:
-        self.running = False
+        self._hand_to_pool()
 
     def reset(self) -> None:
         """A fresh model with the current settings (history and metrics cleared, pins kept)."""

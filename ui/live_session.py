@@ -3,7 +3,7 @@ priority lock for views, the page's heartbeat and the training speed measured fr
 
 A mixin of methods only; each session (a dataclass) declares the fields it reads: `lock` (an
 RLock), `_count_lock`, `_waiting`, `last_seen`, `_progress` (a deque of (time, step), maxlen
-12), `running` and `step`.
+12), `running`, `step` and `pool` (the TrainingPool, or None: only explicit train_slice calls).
 """
 
 from __future__ import annotations
@@ -45,3 +45,13 @@ class LiveSession:
             return None
         (t0, s0), (t1, s1) = self._progress[0], self._progress[-1]
         return (s1 - s0) / (t1 - t0) if t1 > t0 and s1 >= s0 else None
+
+    def pause(self) -> None:
+        self.running = False
+
+    def _hand_to_pool(self) -> None:
+        """After a start: beat once (the page's fragments beat from then on) and hand this
+        session to the background worker, if it has one."""
+        self.heartbeat()
+        if self.pool is not None:
+            self.pool.submit(self)

@@ -161,12 +161,7 @@ class RaceSession(LiveSession):
             if self.step >= self.trained_settings.steps or not self.trainer.running:
                 return  # finished: a new race needs Reset
             self.running, self.message = True, None
-        self.heartbeat()
-        if self.pool is not None:
-            self.pool.submit(self)
-
-    def pause(self) -> None:
-        self.running = False
+        self._hand_to_pool()
 
     def reset(self) -> None:
         """Drop the race (pins kept); the next Start builds one from the current settings."""
