@@ -67,6 +67,7 @@ from tests.browser_helpers import (  # noqa: E402
     wait_until_idle,
 )
 from tests.conftest import ARTIFACTS, CHROMIUM_FLAGS, start_streamlit  # noqa: E402
+from tests.process_helpers import descendants  # noqa: E402
 from ui.pages import LAB  # noqa: E402
 
 # Each simulated visitor's tab is in the foreground on their own machine: do not let chromium
@@ -117,26 +118,6 @@ def machine_busy() -> tuple[int, int]:
         values = [int(v) for v in stat.readline().split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     return sum(values) - idle, sum(values)
-
-
-def descendants(root: int) -> set[int]:
-    """Process ids of every descendant of `root`, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, stack = set(), [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.add(child)
-            stack.append(child)
-    return found
 
 
 def browser_cpu_seconds(server_pid: int) -> dict[int, float]:

@@ -67,9 +67,10 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from bench.bench_lab_sessions import descendants, machine_busy  # noqa: E402
+from bench.bench_lab_sessions import machine_busy  # noqa: E402
 from tests.browser_helpers import cpu_seconds  # noqa: E402
 from tests.conftest import ARTIFACTS, _free_port, start_streamlit  # noqa: E402
+from tests.process_helpers import descendants, port_free  # noqa: E402
 from ui.pages import LAB  # noqa: E402
 
 TARGET_SPEEDUP = 1.7  # R replicas' total steps/s over the single process's, with 8 sessions
@@ -263,7 +264,7 @@ class ServeScript:
         for _ in range(100):
             public = _free_port()
             first = public + 1
-            if all(port_is_free(p) for p in range(first, first + replicas)):
+            if all(port_free(p) for p in range(first, first + replicas)):
                 break
         self.url = f"http://127.0.0.1:{public}"
         self.log_dir = ARTIFACTS / f"bench-serve-{public}"
@@ -304,18 +305,6 @@ class ServeScript:
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-
-
-def port_is_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def cpu_of(pids: list[int]) -> float:

@@ -20,7 +20,6 @@ the end is checked numerically in the tests. The functions below are the page's 
 from __future__ import annotations
 
 import math
-from numbers import Real
 
 import numpy as np
 import sympy as sp
@@ -28,6 +27,7 @@ from scipy import stats
 
 from derivations.base import Derivation, Step
 from derivations.gaussian import normal_pdf
+from derivations.validation import check_positive
 
 y = sp.Symbol("y", real=True)  # a continuous value inside the bin
 u = sp.Symbol("u", real=True)  # uniform dequantisation noise, u ~ U(−½, ½)
@@ -35,14 +35,6 @@ x_bin = sp.Symbol("xtilde", real=True)  # the bin's centre: the grey level actua
 width = sp.Symbol("w", positive=True)  # bin width: 1/(levels − 1) for levels k/(levels − 1)
 mu1 = sp.Symbol("mu", real=True)  # decoder mean for this pixel
 sigma1 = sp.Symbol("sigma", positive=True)  # decoder σ
-
-
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return float(value)
 
 
 def _check_dimension(D: object) -> int:
@@ -110,12 +102,12 @@ def bin_width(levels: int) -> float:
 
 def gaussian_density_peak(sigma: float) -> float:
     """N(μ; μ, σ²) = 1/(√(2π)σ): above 1 whenever σ < 1/√(2π) ≈ 0.399."""
-    return 1.0 / (math.sqrt(2 * math.pi) * _check_positive("sigma", sigma))
+    return 1.0 / (math.sqrt(2 * math.pi) * check_positive("sigma", sigma))
 
 
 def gaussian_nll_per_image(mse: float, sigma: float, D: int) -> float:
     """−log N(x; μ, σ²I) in nats for an image with per-pixel mean squared error `mse`."""
-    sigma = _check_positive("sigma", sigma)
+    sigma = check_positive("sigma", sigma)
     D = _check_dimension(D)
     if not (math.isfinite(mse) and mse >= 0):
         raise ValueError(f"mse must be a finite number ≥ 0, got {mse!r}")
@@ -137,7 +129,7 @@ def pixel_numbers(x: float, mu: float, sigma: float, levels: int, samples: int =
     −log p(x) (the density), −log P(bin) the engine's way (interior bins ±w/2, the outer bins open
     to ±∞), −log P(bin) for the closed bin [x − w/2, x + w/2], and the dequantised estimate
     −E_u log p(x + w u) − log w with u ~ U(−½, ½) (a fixed-seed Monte-Carlo average)."""
-    sigma = _check_positive("sigma", sigma)
+    sigma = check_positive("sigma", sigma)
     w = bin_width(levels)
     if not (math.isfinite(x) and 0.0 <= x <= 1.0):
         raise ValueError(f"x must be a grey level in [0, 1], got {x!r}")

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from numbers import Integral, Real
+from numbers import Integral
 from typing import NamedTuple
 
 import sympy as sp
@@ -49,6 +49,7 @@ from derivations import huber
 from derivations.base import D as Dsym
 from derivations.base import Derivation, Step, i, j, mu, mu_z, sigma_z, x
 from derivations.base import J as Jsym
+from derivations.validation import check_choice, check_positive
 
 REDUCTIONS = ("sum", "mean")
 LOSSES = ("squared", "l1", "huber", "bce")
@@ -104,35 +105,18 @@ def _check_size(name: str, value: object) -> int:
     return int(value)
 
 
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        options = " or ".join(map(repr, allowed))
-        if len(allowed) > 2:
-            options = "one of " + ", ".join(map(repr, allowed))
-        raise ValueError(f"{name} must be {options}, got {value!r}")
-    return value
-
-
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return float(value)
-
-
 def _validate(D, latent_dim, batch_size, recon, recon_batch, kl, kl_batch, kl_weight, loss, delta):
     return (
         _check_size("D", D),
         _check_size("latent_dim", latent_dim),
         _check_size("batch_size", batch_size),
-        _check_choice("recon", recon, REDUCTIONS),
-        _check_choice("recon_batch", recon_batch, REDUCTIONS),
-        _check_choice("kl", kl, REDUCTIONS),
-        _check_choice("kl_batch", kl_batch, REDUCTIONS),
-        _check_positive("kl_weight", kl_weight),
-        _check_choice("loss", loss, LOSSES),
-        _check_positive("huber_delta", delta),
+        check_choice("recon", recon, REDUCTIONS),
+        check_choice("recon_batch", recon_batch, REDUCTIONS),
+        check_choice("kl", kl, REDUCTIONS),
+        check_choice("kl_batch", kl_batch, REDUCTIONS),
+        check_positive("kl_weight", kl_weight),
+        check_choice("loss", loss, LOSSES),
+        check_positive("huber_delta", delta),
     )
 
 

@@ -17,6 +17,7 @@ from ui.derivation_view import arrival_banner, show_derivation
 from ui.lab_session import LabSession, cached_dataset
 from ui.lab_settings import LabSettings
 from ui.number_format import compact
+from ui.run_controls import heartbeat, while_training
 
 SIGMA2_GRID = (
     0.01,
@@ -104,7 +105,7 @@ session.apply(
 )
 if session.pending_reset:
     session.reset()
-st.session_state.collapse_drawn_running = session.running
+st.session_state.collapse_drawn_running = session.running  # for heartbeat
 if session.running:
     if st.button("Pause", key="collapse_pause", icon=":material/pause:"):
         session.pause()
@@ -125,9 +126,9 @@ ACTIVE_RULE = (
 
 
 def training_view() -> None:
-    session.heartbeat()  # the background worker trains this session only while the tab beats
-    if st.session_state.get("collapse_drawn_running") and not session.running:
-        st.rerun()  # the step budget is spent: redraw the button, stop the timer
+    # The background worker trains this session only while the tab beats; once the step budget
+    # is spent, this redraws the button and stops the timer.
+    heartbeat(session, "collapse")
     analytic_active = int(np.sum(optimum.posterior_mean_variances > ACTIVE_THRESHOLD))
     if session.trainer is None or session.step == 0:
         # Nothing has been trained yet: a freshly initialised model is not "trained".
@@ -150,7 +151,7 @@ def training_view() -> None:
     st.caption(ACTIVE_RULE)
 
 
-st.fragment(training_view, run_every=0.5 if session.running else None)()
+st.fragment(training_view, run_every=while_training(session, 0.5))()
 
 st.header("Why dimensions collapse, per direction", anchor="derivation")
 show_derivation("linear-vae-collapse")

@@ -6,7 +6,6 @@ import streamlit as st
 
 from figures.images import grid_png
 from figures.lab_plots import kl_per_dimension, latent_scatter, loss_curves
-from models.data import DataError
 from models.evaluate import ACTIVE_THRESHOLD
 from ui import pages
 from ui.derivation_view import arrival_banner
@@ -15,6 +14,7 @@ from ui.lab_controls import lab_session, lower_lr_and_resume, settings_controls
 from ui.lab_session import EVAL_K, comparison_rows, settings_caption, suggested_lr
 from ui.mse_demo import mse_demo_panel
 from ui.number_format import compact
+from ui.run_controls import heartbeat, run_buttons, while_training
 
 TICK_SECONDS = 0.3  # step counter refresh (and heartbeat: training needs the tab to be open)
 PICTURES_SECONDS = 2.0  # loss curves and images (each redraw is a Plotly render in the browser)
@@ -36,40 +36,17 @@ changed = session.apply(settings)
 st.query_params.from_dict(settings.to_query())  # the URL reopens the lab with these settings
 
 # ---- run controls ----------------------------------------------------------------------------
-st.session_state.lab_drawn_running = session.running  # the buttons below show this state
 buttons = st.columns([1, 1, 1, 1, 1])
-try:
-    if session.running:
-        if buttons[0].button("Pause", icon=":material/pause:", key="lab_pause", type="primary"):
-            session.pause()
-            st.rerun()
-    elif buttons[0].button(
-        "Resume" if session.step else "Train",
-        icon=":material/play_arrow:",
-        key="lab_train",
-        type="primary",
-    ):
-        session.start()
-        st.rerun()
-    if buttons[1].button("Reset", icon=":material/restart_alt:", key="lab_reset"):
-        session.reset()
-        st.rerun()
-except DataError as error:
-    st.error(f"Cannot load the data set: {error}")
-    st.stop()
-if buttons[2].button(
-    "Pin this run", icon=":material/push_pin:", key="lab_pin", disabled=session.trainer is None
-):
-    session.pin()
-buttons[3].download_button(
-    "Metrics CSV",
-    data=session.metrics_csv,
-    file_name="likelihood-lab-metrics.csv",
-    mime="text/csv",
-    icon=":material/download:",
-    key="lab_csv",
-    on_click="ignore",
-    disabled=session.trainer is None,
+run_buttons(
+    session,
+    buttons,
+    prefix="lab",
+    start_label="Resume" if session.step else "Train",
+    start_key="lab_train",
+    pin_label="Pin this run",
+    csv_label="Metrics CSV",
+    csv_data=session.metrics_csv,
+    csv_file_name="likelihood-lab-metrics.csv",
 )
 buttons[4].download_button(
     "Weights",
@@ -120,9 +97,9 @@ def timed(view):
 
 
 def training_ticker() -> None:
-    session.heartbeat()  # the background worker trains this session only while the tab beats
-    if st.session_state.get("lab_drawn_running") and not session.running:
-        st.rerun()  # training stopped itself (non-finite loss): redraw the buttons and message
+    # The background worker trains this session only while the tab beats; if training stopped
+    # itself (non-finite loss), this redraws the buttons and message.
+    heartbeat(session, "lab")
     if session.trainer is None:
         st.info("Press **Train** to start.")
         return
@@ -263,7 +240,7 @@ ACTIVE_RULE = (
 
 
 def every(seconds: float) -> float | None:
-    return seconds if session.running else None
+    return while_training(session, seconds)
 
 
 st.subheader("Live views", anchor="live")

@@ -8,10 +8,10 @@ import streamlit as st
 from figures.images import grid_png
 from figures.race_plots import rate_distortion
 from models import likelihoods, race
-from models.data import DataError
 from ui.controls import SIGMA_GRID
 from ui.lab_controls import BETA_GRID, DATA_FOLDER_ENV, DATASET_LABELS
 from ui.race_session import STEP_CHOICES, RaceSession, RaceSettings, datasets
+from ui.run_controls import heartbeat, run_buttons, while_training
 
 TICK_SECONDS = 0.5  # step counter and heartbeat (the background worker trains while the tab beats)
 VIEWS_SECONDS = 2.0  # table, plane and pictures
@@ -86,45 +86,22 @@ if problem:
 session.apply(settings)
 
 # ---- run controls ------------------------------------------------------------------------------
-st.session_state.race_drawn_running = session.running
 buttons = st.columns([1, 1, 1, 1, 2])
-try:
-    if session.running:
-        if buttons[0].button("Pause", icon=":material/pause:", key="race_pause", type="primary"):
-            session.pause()
-            st.rerun()
-    elif buttons[0].button(
-        (
-            "Start"
-            if not session.step or session.pending_reset
-            else ("Finished" if session.finished else "Resume")
-        ),
-        icon=":material/play_arrow:",
-        key="race_start",
-        type="primary",
-        disabled=problem is not None or (session.finished and not session.pending_reset),
-    ):
-        session.start()
-        st.rerun()
-    if buttons[1].button("Reset", icon=":material/restart_alt:", key="race_reset"):
-        session.reset()
-        st.rerun()
-except DataError as error:
-    st.error(f"Cannot load the data set: {error}")
-    st.stop()
-if buttons[2].button(
-    "Pin result", icon=":material/push_pin:", key="race_pin", disabled=session.trainer is None
-):
-    session.pin()
-buttons[3].download_button(
-    "Table CSV",
-    data=session.table_csv,
-    file_name="likelihood-lab-race.csv",
-    mime="text/csv",
-    icon=":material/download:",
-    key="race_csv",
-    on_click="ignore",
-    disabled=session.trainer is None,
+run_buttons(
+    session,
+    buttons,
+    prefix="race",
+    start_label=(
+        "Start"
+        if not session.step or session.pending_reset
+        else ("Finished" if session.finished else "Resume")
+    ),
+    start_key="race_start",
+    start_disabled=problem is not None or (session.finished and not session.pending_reset),
+    pin_label="Pin result",
+    csv_label="Table CSV",
+    csv_data=session.table_csv,
+    csv_file_name="likelihood-lab-race.csv",
 )
 if session.message:
     st.error(f"Training stopped: {session.message}", icon=":material/warning:")
@@ -134,9 +111,7 @@ if session.pending_reset:
 
 # ---- live views ----------------------------------------------------------------------------------
 def ticker() -> None:
-    session.heartbeat()
-    if st.session_state.get("race_drawn_running") and not session.running:
-        st.rerun()  # the race finished or stopped itself: redraw the buttons
+    heartbeat(session, "race")  # the race finished or stopped itself: redraw the buttons
     if session.trainer is None:
         st.info(f"Press **Start** to train {model_count} models together.")
         return
@@ -288,12 +263,8 @@ def sweep_plane(data) -> None:
         st.caption("Click a point to see that model's reconstructions.")
 
 
-def every(seconds: float) -> float | None:
-    return seconds if session.running else None
-
-
-st.fragment(ticker, run_every=every(TICK_SECONDS))()
-st.fragment(views, run_every=every(VIEWS_SECONDS))()
+st.fragment(ticker, run_every=while_training(session, TICK_SECONDS))()
+st.fragment(views, run_every=while_training(session, VIEWS_SECONDS))()
 
 # ---- pinned results ----------------------------------------------------------------------------
 if session.pinned:

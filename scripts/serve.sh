@@ -53,13 +53,9 @@ REPLICA_PORT="${REPLICA_PORT:-$((PORT + 1))}"
   die "--replica-port must leave room for $REPLICAS ports below 65536, got '$REPLICA_PORT'"
 
 # ---- HAProxy (Debian package), installed when missing, as scripts/test.sh installs chromium ----
-if ! command -v haproxy >/dev/null 2>&1; then
-  echo "installing Debian haproxy (the load balancer)"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq haproxy >/dev/null
-fi
+# shellcheck source=scripts/lib/debian.sh
+source scripts/lib/debian.sh
+ensure_debian_command haproxy haproxy "(the load balancer)"
 
 # The interpreter itself, not a wrapper (a pyenv shim, say): the PIDs kept below are what we stop.
 PYTHON="$("$PYTHON" -c 'import sys; print(sys.executable)')" || die "no Python at '$PYTHON' (set PYTHON)"

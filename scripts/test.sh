@@ -8,22 +8,11 @@ cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r requirements-dev.txt
 
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "installing Debian chromium for the browser tests"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
-fi
-
+# shellcheck source=scripts/lib/debian.sh
+source scripts/lib/debian.sh
+ensure_debian_command chromium chromium "for the browser tests"
 # tests/test_serve.py runs scripts/serve.sh, which puts Debian's haproxy in front of the app.
-if ! command -v haproxy >/dev/null 2>&1; then
-  echo "installing Debian haproxy for the load-balancer test"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq haproxy >/dev/null
-fi
+ensure_debian_command haproxy haproxy "for the load-balancer test"
 
 python3 -m ruff check .
 python3 -m ruff format --check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit.testing.v1.app_test as app_test_module
@@ -47,3 +48,19 @@ def all_text(at: AppTest) -> str:
     parts += [t.value for t in at.title] + [h.value for h in at.header]
     parts += [i.value for i in at.info] + [e.value for e in at.error]
     return "\n".join(str(p) for p in parts)
+
+
+def train_past(session, more_than: int = 0, timeout: float = 30.0) -> None:
+    """Let the background worker train `session` past `more_than` steps (or give up after
+    `timeout` seconds: a hang guard; callers assert what they need)."""
+    deadline = time.monotonic() + timeout
+    while session.step <= more_than and time.monotonic() < deadline:
+        session.heartbeat()  # stands in for the browser's fragment timer
+        time.sleep(0.05)
+
+
+def trained(at: AppTest, session_key: str, more_than: int = 0, timeout: float = 30.0) -> AppTest:
+    """Train the page's session `at.session_state[session_key]` past `more_than` steps, then
+    redraw the page."""
+    train_past(at.session_state[session_key], more_than, timeout)
+    return at.run()

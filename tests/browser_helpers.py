@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ui.pages import LAB
+
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
@@ -10,6 +12,13 @@ def wait_until_idle(page, timeout_ms: int = 90_000) -> None:
     page.wait_for_selector(IDLE, timeout=timeout_ms)
     page.wait_for_timeout(300)  # let the last deltas paint
     page.wait_for_selector(IDLE, timeout=timeout_ms)
+
+
+def open_lab_and_train(page, app_url: str, query: str = "") -> None:
+    """Open the lab (with `query`, e.g. "?scale=0.001&lr=1"), wait for it, press Train."""
+    page.goto(f"{app_url}/{LAB.href}{query}", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
 
 
 def error_texts(page) -> list[str]:

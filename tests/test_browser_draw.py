@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_helpers import error_texts, wait_for_steps, wait_until_idle
-from ui.pages import LAB
+from tests.browser_helpers import error_texts, open_lab_and_train, wait_for_steps, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -38,9 +37,7 @@ def test_drawing_a_seven_shows_its_reconstruction_and_latent_point(browser, app_
     context = browser.new_context(viewport={"width": 1500, "height": 2600})
     try:
         page = context.new_page()
-        page.goto(f"{app_url}/{LAB.href}", wait_until="domcontentloaded")
-        wait_until_idle(page)
-        page.get_by_role("button", name="Train", exact=True).click()
+        open_lab_and_train(page, app_url)
         wait_for_steps(page, 100)
         canvas = page.locator(CANVAS)
         canvas.wait_for(timeout=30_000)

@@ -7,7 +7,7 @@ from urllib.parse import urlencode, urlparse
 
 import pytest
 
-from tests.browser_helpers import error_texts, wait_for_steps, wait_until_idle
+from tests.browser_helpers import error_texts, open_lab_and_train, wait_for_steps, wait_until_idle
 from ui.pages import LAB
 
 pytestmark = pytest.mark.browser
@@ -52,9 +52,7 @@ def test_a_diverging_run_pauses_and_the_fix_resumes(browser, app_url, artifacts_
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
-        page.goto(f"{app_url}/{LAB.href}?scale=0.001&lr=1", wait_until="domcontentloaded")
-        wait_until_idle(page)
-        page.get_by_role("button", name="Train", exact=True).click()
+        open_lab_and_train(page, app_url, "?scale=0.001&lr=1")
         page.wait_for_function(
             "() => document.body.innerText.includes('Training paused')", timeout=60_000
         )

@@ -5,18 +5,8 @@ from __future__ import annotations
 import re
 import time
 
-from tests.apptest_helpers import all_text, open_page
+from tests.apptest_helpers import all_text, open_page, trained
 from ui.pages import LAB
-
-
-def trained(at, more_than: int = 0, timeout: float = 30.0):
-    """Let the background worker train past `more_than` steps, then redraw the page."""
-    session = at.session_state.lab
-    deadline = time.monotonic() + timeout
-    while session.step <= more_than and time.monotonic() < deadline:
-        session.heartbeat()  # stands in for the browser's fragment timer
-        time.sleep(0.05)
-    return at.run()
 
 
 def step_count(at) -> int:
@@ -33,7 +23,7 @@ def test_train_runs_a_slice_and_shows_live_views():
     assert "Press **Train** to start." in all_text(at)
     at.button(key="lab_train").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    trained(at)
+    trained(at, "lab")
     assert step_count(at) > 0
     assert at.session_state.lab.running
     assert len(at.get("plotly_chart")) == 3  # losses, latent space, KL per dimension
@@ -45,20 +35,22 @@ def test_train_runs_a_slice_and_shows_live_views():
 def test_moving_sigma_mid_run_is_applied_and_written_to_the_url():
     at = open_page(LAB)
     at.button(key="lab_train").click().run()
-    first = step_count(trained(at))
+    first = step_count(trained(at, "lab"))
     at.select_slider(key="lab_scale_gaussian").set_value(0.5).run()
     assert not at.exception
     session = at.session_state.lab
     assert session.trainer.likelihood.params["sigma"] == 0.5
     assert any(e.name == "sigma" and e.after == 0.5 for e in session.trainer.history.events)
     assert at.query_params["scale"] == "0.5"
-    assert step_count(trained(at, more_than=session.step)) > first  # trains on after the change
+    assert (
+        step_count(trained(at, "lab", more_than=session.step)) > first
+    )  # trains on after the change
 
 
 def test_pause_stops_training():
     at = open_page(LAB)
     at.button(key="lab_train").click().run()
-    trained(at)
+    trained(at, "lab")
     at.button(key="lab_pause").click().run()
     time.sleep(0.2)  # a slice already in flight when Pause landed (≤ 50 ms) ends first
     paused_at = at.session_state.lab.step
@@ -133,7 +125,7 @@ def test_switching_data_mid_run_keeps_the_views_on_the_trained_model(monkeypatch
     assert not at.exception
     assert any("press **Reset**" in i.value for i in at.info)
     assert at.session_state.lab.data.name == "mnist-5k"  # views still draw the trained model
-    assert step_count(trained(at)) >= 0 and not at.exception
+    assert step_count(trained(at, "lab")) >= 0 and not at.exception
 
 
 def test_a_diverging_run_pauses_with_a_one_click_fix():
@@ -176,7 +168,7 @@ def test_per_pixel_sigma_is_selectable_with_its_floor_control():
     floor = at.select_slider(key="lab_sigma_min")
     assert floor.value == 0.01
     at.button(key="lab_train").click().run()
-    trained(at)
+    trained(at, "lab")
     assert not at.exception
     assert at.session_state.lab.trainer.config.outputs_per_pixel == 2
     floor.set_value(0.05).run()

@@ -17,7 +17,7 @@ from derivations.elbo import beta_for_sigma, sigma_for_beta
 from figures.lab_plots import kl_per_dimension, kl_theory_vs_trained, loss_curves, symlog
 from figures.likelihood_plots import beta_vs_sigma, kl_monte_carlo, robust_densities
 from models.evaluate import ACTIVE_THRESHOLD
-from tests.apptest_helpers import all_text, open_page
+from tests.apptest_helpers import all_text, open_page, trained
 from ui.lab_session import EVAL_K
 from ui.number_format import compact
 from ui.pages import COLLAPSE, ELBO, LAB
@@ -82,15 +82,6 @@ def test_kl_bars_are_coloured_by_the_counters_criterion():
     assert not fig.layout.shapes, "no KL threshold line that could disagree with the colours"
     with pytest.raises(ValueError, match="one active flag per dimension"):
         kl_per_dimension([1.0, 2.0], [True])
-
-
-def trained(at, session_key: str, more_than: int = 0, timeout: float = 30.0):
-    session = at.session_state[session_key]
-    deadline = time.monotonic() + timeout
-    while session.step <= more_than and time.monotonic() < deadline:
-        session.heartbeat()  # stands in for the browser's fragment timer
-        time.sleep(0.05)
-    return at.run()
 
 
 def test_lab_counter_counts_exactly_the_blue_bars_and_states_the_rule():

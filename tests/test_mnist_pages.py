@@ -11,18 +11,12 @@ import torch
 
 from models.data import load_dataset
 from models.drawn_digit import canvas_to_digit
-from tests.apptest_helpers import all_text, open_page
+from tests.apptest_helpers import all_text, open_page, train_past
+from tests.references import active_by_eigenvalues
 from ui.draw_view import encode_drawing
 from ui.lab_session import LabSession
 from ui.lab_settings import LabSettings
 from ui.pages import COLLAPSE, IMPLIED_SIGMA, LAB
-
-
-def wait_for(session, more_than: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while session.step <= more_than and time.monotonic() < deadline:
-        session.heartbeat()  # stands in for the browser's fragment timer
-        time.sleep(0.05)
 
 
 def test_lab_trains_on_real_digits_by_default():
@@ -30,7 +24,7 @@ def test_lab_trains_on_real_digits_by_default():
     assert at.selectbox(key="lab_dataset").value == "mnist-5k"
     at.button(key="lab_train").click().run()
     session = at.session_state.lab
-    wait_for(session, 0)
+    train_past(session, 0, timeout=60.0)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert session.data.name == "mnist-5k" and session.trainer.config.data_dim == 784
@@ -51,25 +45,18 @@ def test_a_drawing_is_encoded_by_the_sessions_current_model():
     assert encode_drawing(session, canvas_to_digit(square, (8, 8))) is None  # wrong size
 
 
-def active_on_mnist_5k(sigma2: float, latent_dim: int) -> int:
-    """Independent of derivations.linear_vae: numpy's eigenvalues of the train covariance."""
-    x = load_dataset("mnist-5k").train.numpy().astype(np.float64)
-    lam = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False, bias=True)))[::-1]
-    return int((lam[:latent_dim] > sigma2).sum())
-
-
 def test_collapse_page_spectrum_of_real_digits():
     at = open_page(COLLAPSE)
     at.radio(key="collapse_data").set_value("mnist-5k").run()
     assert not at.exception
     active = next(m.value for m in at.metric if m.label == "active dimensions")
-    assert active == f"{active_on_mnist_5k(0.3, 8)} / 8"
+    assert active == f"{active_by_eigenvalues('mnist-5k', 0.3, 8)} / 8"
     at.select_slider(key="collapse_sigma2").set_value(2.0).run()
     active = next(m.value for m in at.metric if m.label == "active dimensions")
-    assert active == f"{active_on_mnist_5k(2.0, 8)} / 8"
+    assert active == f"{active_by_eigenvalues('mnist-5k', 2.0, 8)} / 8"
     at.button(key="collapse_train").click().run()
     session = at.session_state.collapse
-    wait_for(session, 0)
+    train_past(session, 0, timeout=60.0)
     assert session.trainer.config.linear and session.trainer.config.data_dim == 784
 
 

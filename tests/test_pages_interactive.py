@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from models.data import load_dataset
-from tests.apptest_helpers import open_page
+from tests.apptest_helpers import open_page, train_past
+from tests.references import active_by_eigenvalues
 from ui.pages import CHECKER, COLLAPSE, GAUSSIAN, IMPLIED_SIGMA
 
 
@@ -53,21 +51,14 @@ def test_open_lab_button_carries_the_implied_sigma_into_the_lab():
 
 
 # ---- posterior collapse
-def analytic_active(sigma2: float, latent_dim: int) -> int:
-    """Independent of derivations.linear_vae: numpy's eigenvalues of the train covariance."""
-    x = load_dataset("digits").train.numpy().astype(np.float64)
-    lam = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False, bias=True)))[::-1]
-    return int((lam[:latent_dim] > sigma2).sum())
-
-
 def test_collapse_page_counts_active_dimensions_as_theory_says():
     at = open_page(COLLAPSE)
     assert not at.exception
-    assert metric(at, "active dimensions") == f"{analytic_active(0.3, 8)} / 8"
+    assert metric(at, "active dimensions") == f"{active_by_eigenvalues('digits', 0.3, 8)} / 8"
     at.select_slider(key="collapse_sigma2").set_value(1.0).run()
     assert metric(at, "active dimensions") == "0 / 8"
     at.select_slider(key="collapse_sigma2").set_value(0.05).run()
-    assert metric(at, "active dimensions") == f"{analytic_active(0.05, 8)} / 8"
+    assert metric(at, "active dimensions") == f"{active_by_eigenvalues('digits', 0.05, 8)} / 8"
 
 
 def test_collapse_page_trains_a_linear_vae():
@@ -75,10 +66,7 @@ def test_collapse_page_trains_a_linear_vae():
     at.button(key="collapse_train").click().run()
     assert not at.exception
     session = at.session_state.collapse
-    deadline = time.monotonic() + 30
-    while session.step == 0 and time.monotonic() < deadline:  # the background worker trains
-        session.heartbeat()
-        time.sleep(0.05)
+    train_past(session)  # the background worker trains
     at.run()
     assert session.linear and session.step > 0
     assert session.trainer.config.linear

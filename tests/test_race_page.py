@@ -5,17 +5,14 @@ from __future__ import annotations
 import time
 
 from models import likelihoods
-from tests.apptest_helpers import all_text, open_page, rendered_through_router
+from tests.apptest_helpers import all_text, open_page, rendered_through_router, train_past
 from ui.pages import RACE
 
 
 def trained(at, more_than: int = 0, timeout: float = 60.0):
     """Let the background worker train past `more_than` steps, then redraw the page."""
     session = at.session_state.race
-    deadline = time.monotonic() + timeout
-    while session.step <= more_than and time.monotonic() < deadline:
-        session.heartbeat()  # stands in for the browser's fragment timer
-        time.sleep(0.05)
+    train_past(session, more_than, timeout)
     assert session.step > more_than, "the background worker did not train the race"
     return at.run()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 
 from tests.browser_helpers import cpu_seconds, error_texts, wait_for_steps, wait_until_idle
 from tests.conftest import ROOT
+from tests.process_helpers import cmdline, descendants, port_free
 from ui.pages import LAB
 
 pytestmark = pytest.mark.browser
@@ -33,16 +33,6 @@ pytestmark = pytest.mark.browser
 SERVE = ROOT / "scripts" / "serve.sh"
 READY = "serve.sh: serving"
 IMAGE = '[data-testid="stImage"] img'
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def free_ports(count: int) -> list[int]:
@@ -53,30 +43,6 @@ def free_ports(count: int) -> list[int]:
         if all(port_free(p) for p in ports):
             return ports
     raise RuntimeError("no run of free loopback ports found")
-
-
-def descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, stack = set(), [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.add(child)
-            stack.append(child)
-    return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 def alive(pid: int) -> bool:

@@ -20,7 +20,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,6 +30,7 @@ from models.evaluate import Metrics, evaluate
 from models.trainer import Event, SliceResult, Stop, TrainConfig, Trainer
 from models.vae import VAEConfig, to_bytes
 from ui.lab_settings import LR_RANGE, SYMBOLS, LabSettings
+from ui.live_session import LiveSession
 from ui.training_pool import POOL, TrainingPool
 
 HIDDEN = 128  # decoder/encoder width: small enough for 8 sessions on 2 cores
@@ -58,7 +58,7 @@ class PinnedRun:
 
 
 @dataclass
-class LabSession:
+class LabSession(LiveSession):
     settings: LabSettings = field(default_factory=LabSettings)
     data_folder: str | None = None
     linear: bool = False  # the linear VAE of Lucas et al. 2019 (the collapse page)
@@ -81,43 +81,12 @@ class LabSession:
     _waiting: int = 0  # threads blocked on the lock for a view or a setting (they go first)
     _progress: deque = field(default_factory=lambda: deque(maxlen=12), repr=False)
 
-    HEARTBEAT_SECONDS: ClassVar[float] = 3.0  # no fragment run for this long: the tab is gone
-
-    @contextlib.contextmanager
-    def _locked(self):
-        """Hold the lock for a view or a setting change. Locks are not fair: a trainer that
-        releases and re-takes the lock in a loop could starve a waiting rerun, so while anyone
-        waits here, `train_slice` yields its turn."""
-        with self._count_lock:
-            self._waiting += 1
-        try:
-            self.lock.acquire()
-        finally:
-            with self._count_lock:
-                self._waiting -= 1
-        try:
-            yield
-        finally:
-            self.lock.release()
-
     @contextlib.contextmanager
     def holding_model(self):
         """The current trainer (None before the first start), held with a view's priority, for
         views kept outside this class (ui/draw_view.py)."""
         with self._locked():
             yield self.trainer
-
-    def heartbeat(self) -> None:
-        """Called by each live-view run of the page: the tab is still open."""
-        self.last_seen = time.monotonic()
-        self._progress.append((self.last_seen, self.step))
-
-    def steps_per_second(self) -> float | None:
-        """Training speed over the last few seconds of heartbeats (None when not training)."""
-        if not self.running or len(self._progress) < 2:
-            return None
-        (t0, s0), (t1, s1) = self._progress[0], self._progress[-1]
-        return (s1 - s0) / (t1 - t0) if t1 > t0 and s1 >= s0 else None
 
     def wants_training(self) -> bool:
         return (
@@ -178,12 +147,7 @@ class LabSession:
             if self.trainer.status.stopped:
                 self.trainer.resume()
             self.running, self.message, self.stop = True, None, None
-        self.heartbeat()
-        if self.pool is not None:
-            self.pool.submit(self)
-
-    def pause(self) -> None:
-        self.running = False
+        self._hand_to_pool()
 
     def reset(self) -> None:
         """A fresh model with the current settings (history and metrics cleared, pins kept)."""

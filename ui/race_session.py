@@ -10,13 +10,12 @@ the trainer holds `self.lock`; views queue for it with priority and `train_slice
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -27,6 +26,7 @@ from models.data import NAMES, DataError, Dataset
 from models.evaluate import Metrics
 from models.vae import VAEConfig
 from ui.lab_session import cached_dataset
+from ui.live_session import LiveSession
 from ui.training_pool import POOL, TrainingPool
 
 HIDDEN = 128  # the lab's architecture
@@ -75,7 +75,7 @@ class PinnedRace:
 
 
 @dataclass
-class RaceSession:
+class RaceSession(LiveSession):
     settings: RaceSettings = field(default_factory=RaceSettings)
     data_folder: str | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -93,30 +93,9 @@ class RaceSession:
     last_seen: float = field(default_factory=time.monotonic)
     pool: TrainingPool | None = field(default=POOL, repr=False)
     _waiting: int = 0
-    _progress: list = field(default_factory=list, repr=False)
-
-    HEARTBEAT_SECONDS: ClassVar[float] = 3.0  # no fragment run for this long: the tab is gone
-
-    @contextlib.contextmanager
-    def _locked(self):
-        """Hold the lock for a view or a change; `train_slice` yields while anyone waits."""
-        with self._count_lock:
-            self._waiting += 1
-        try:
-            self.lock.acquire()
-        finally:
-            with self._count_lock:
-                self._waiting -= 1
-        try:
-            yield
-        finally:
-            self.lock.release()
+    _progress: deque = field(default_factory=lambda: deque(maxlen=12), repr=False)
 
     # -- the worker's interface ------------------------------------------------------------------
-    def heartbeat(self) -> None:
-        self.last_seen = time.monotonic()
-        self._progress = [*self._progress[-11:], (self.last_seen, self.step)]
-
     def wants_training(self) -> bool:
         return (
             self.running
@@ -172,7 +151,7 @@ class RaceSession:
         self.metrics, self.metrics_step = None, -1
         self.trails = [[] for _ in range(self.trainer.K)]
         self.selected, self.message = None, None
-        self._progress = []
+        self._progress.clear()
 
     def start(self) -> None:
         """Start (a new race if the settings changed or none exists) or resume."""
@@ -182,12 +161,7 @@ class RaceSession:
             if self.step >= self.trained_settings.steps or not self.trainer.running:
                 return  # finished: a new race needs Reset
             self.running, self.message = True, None
-        self.heartbeat()
-        if self.pool is not None:
-            self.pool.submit(self)
-
-    def pause(self) -> None:
-        self.running = False
+        self._hand_to_pool()
 
     def reset(self) -> None:
         """Drop the race (pins kept); the next Start builds one from the current settings."""
@@ -218,13 +192,6 @@ class RaceSession:
             and not self.running
             and (self.step >= self.trained_settings.steps or not self.trainer.running)
         )
-
-    def steps_per_second(self) -> float | None:
-        """Batched steps per second over the last few heartbeats (None when not training)."""
-        if not self.running or len(self._progress) < 2:
-            return None
-        (t0, s0), (t1, s1) = self._progress[0], self._progress[-1]
-        return (s1 - s0) / (t1 - t0) if t1 > t0 and s1 >= s0 else None
 
     # -- views -----------------------------------------------------------------------------------
     def refresh_metrics(self, min_interval_steps: int = EVAL_EVERY) -> list[Metrics] | None:

@@ -142,6 +142,20 @@ def hints(ctx: Context, rel: Relation) -> list[str]:
             for g in range(len(base))
         ]
 
+    def each_term_scaled(whole, whole_values, factors, relation_of, hint) -> None:
+        """Offer `whole` with one of its terms (that depends on the parameters) scaled by each
+        factor (a function of the size), related as `relation_of` says, worded by `hint`."""
+        for term in _terms(whole) if not out_of_time() else []:
+            if term == whole or not depends_on(term, ctx.parameters) or out_of_time():
+                continue
+            values = ctx.values(term)
+            for factor, what in factors:
+                offer(
+                    relation_of(shifted(whole_values, values, factor)),
+                    what,
+                    lambda term=term, what=what: hint(ctx, term, what),
+                )
+
     # 1. σ² written where log σ² belongs: undo a log of σ in the target (each variant is a
     #    whole new target, so not for targets defined by integrals)
     try:
@@ -175,16 +189,7 @@ def hints(ctx: Context, rel: Relation) -> list[str]:
     ]
     if sizes:
         factors += [(lambda d: 1.0 / d, "mean"), (lambda d: float(d), "times-D")]
-    for term in _terms(ctx.target) if not out_of_time() else []:
-        if term == ctx.target or not depends_on(term, ctx.parameters) or out_of_time():
-            continue
-        values = ctx.values(term)
-        for factor, what in factors:
-            offer(
-                against(shifted(ctx.t, values, factor)),
-                what,
-                lambda term=term, what=what: _term_hint(ctx, term, what),
-            )
+    each_term_scaled(ctx.target, ctx.t, factors, against, _term_hint)
 
     # 3. the same read from the learner's terms: the right term is k × theirs
     own = [
@@ -195,17 +200,7 @@ def hints(ctx: Context, rel: Relation) -> list[str]:
     ]
     if sizes:
         own += [(lambda d: float(d), "mean"), (lambda d: 1.0 / d, "times-D")]
-    for term in _terms(ctx.user) if not out_of_time() else []:
-        if term == ctx.user or not depends_on(term, ctx.parameters) or out_of_time():
-            continue
-        values = ctx.values(term)
-        for factor, what in own:
-            variant = shifted(ctx.u, values, factor)
-            offer(
-                relate(variant, ctx.t),
-                what,
-                lambda term=term, what=what: _own_term_hint(ctx, term, what),
-            )
+    each_term_scaled(ctx.user, ctx.u, own, lambda variant: relate(variant, ctx.t), _own_term_hint)
 
     hints = factor_hints(ctx, rel) if rel.kind == "negative" else []
     skip = {"sign"} if hints else set()
@@ -234,14 +229,17 @@ def _kl_like(ctx: Context, term: sp.Expr) -> bool:
     return "elbo" in ctx.slug and not any(term.has(d) for d in data)
 
 
+KL_SIGN_HINT = (
+    "Check the sign of the KL term: the ELBO subtracts it, ELBO = E[log p(x|z)] − "
+    "KL(q(z|x) ‖ p(z)), so the loss −ELBO adds it."
+)
+
+
 def _term_hint(ctx: Context, term: sp.Expr, what: str) -> str:
     shown = plain(term)
     if what == "sign":
         if _kl_like(ctx, term):
-            return (
-                "Check the sign of the KL term: the ELBO subtracts it, ELBO = E[log p(x|z)] − "
-                "KL(q(z|x) ‖ p(z)), so the loss −ELBO adds it."
-            )
+            return KL_SIGN_HINT
         return f"The term {shown} seems to have the wrong sign in yours."
     if what == "missing":
         return (
@@ -267,10 +265,7 @@ def _own_term_hint(ctx: Context, term: sp.Expr, what: str) -> str:
     shown = plain(term)
     if what == "sign":
         if _kl_like(ctx, term):
-            return (
-                "Check the sign of the KL term: the ELBO subtracts it, ELBO = E[log p(x|z)] − "
-                "KL(q(z|x) ‖ p(z)), so the loss −ELBO adds it."
-            )
+            return KL_SIGN_HINT
         return f"Your term {shown} seems to have the wrong sign."
     if what == "extra":
         return f"Your term {shown} does not belong: without it yours matches the target."

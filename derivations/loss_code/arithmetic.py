@@ -159,13 +159,7 @@ class Arithmetic:
             if isinstance(left, Loss) or isinstance(right, Loss):
                 return self.add_to_loss(left, right, line)
             if isinstance(left, Tensor | Num) and isinstance(right, Tensor | Num):
-                a, b = self.as_tensor_or_const(left, line), self.as_tensor_or_const(right, line)
-                return Tensor(
-                    ("add", a.tree, b.tree),
-                    self.merge_axes(a, b, line),
-                    a.lines | b.lines | self.stmt_lines,
-                    a.per_example or b.per_example,
-                )
+                return self.elementwise("add", left, right, line)
             raise LossCodeError("these two values cannot be added", line)
         if isinstance(op, ast.Mult):
             if isinstance(left, Loss) and isinstance(right, Loss):
@@ -177,13 +171,7 @@ class Arithmetic:
             if isinstance(left, Num) and isinstance(right, Num):
                 return Num(left.coef * right.coef, left.needs | right.needs)
             if isinstance(left, Tensor | Num) and isinstance(right, Tensor | Num):
-                a, b = self.as_tensor_or_const(left, line), self.as_tensor_or_const(right, line)
-                return Tensor(
-                    ("mul", a.tree, b.tree),
-                    self.merge_axes(a, b, line),
-                    a.lines | b.lines | self.stmt_lines,
-                    a.per_example or b.per_example,
-                )
+                return self.elementwise("mul", left, right, line)
             raise LossCodeError("these two values cannot be multiplied", line)
         if isinstance(op, ast.Div):
             if isinstance(right, Loss):
@@ -226,6 +214,16 @@ class Arithmetic:
                 )
             raise LossCodeError("a loss term raised to a power is not read", line)
         raise LossCodeError(f"the operator {type(op).__name__} is not read", line)
+
+    def elementwise(self, kind: str, left, right, line) -> Tensor:
+        """left `kind` right ("add" or "mul") of two tensors or numbers, broadcast."""
+        a, b = self.as_tensor_or_const(left, line), self.as_tensor_or_const(right, line)
+        return Tensor(
+            (kind, a.tree, b.tree),
+            self.merge_axes(a, b, line),
+            a.lines | b.lines | self.stmt_lines,
+            a.per_example or b.per_example,
+        )
 
     def as_tensor_or_const(self, value, line) -> Tensor:
         if isinstance(value, Num):
