@@ -1,6 +1,9 @@
-"""The served app in a real headless chromium: every page renders maths and charts, no errors."""
+"""The served app in a real headless chromium: every page renders maths and charts, no errors,
+and asks nothing of any host but the app's own."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -33,6 +36,11 @@ def page(browser):
 
 @pytest.mark.parametrize("spec", all_pages(), ids=lambda s: s.url_path)
 def test_every_page_renders_in_chromium(page, app_url, artifacts_dir, spec):
+    # Privacy: every request (documents, scripts, fonts, icons, websockets) goes to the app's own
+    # server, never to a font host or CDN (Streamlit fetches :material/ favicons from one).
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("websocket", lambda socket: requests.append(socket.url))
     page.goto(f"{app_url}/{spec.href}", wait_until="domcontentloaded")
     wait_until_idle(page)
     assert page.get_by_text("Page not found").count() == 0
@@ -47,6 +55,15 @@ def test_every_page_renders_in_chromium(page, app_url, artifacts_dir, spec):
     page.screenshot(
         path=str(artifacts_dir / "screenshots" / f"{spec.url_path}.png"), full_page=True
     )
+    favicon = page.evaluate("document.querySelector('link[rel~=\"icon\"]')?.href ?? ''")
+    own = urlsplit(app_url).netloc
+    outside = [
+        url
+        for url in [*requests, favicon]
+        if urlsplit(url).scheme not in ("data", "blob", "") and urlsplit(url).netloc != own
+    ]
+    assert len(requests) > 3, "requests were recorded"
+    assert outside == [], f"requests leaving the app's host: {sorted(set(outside))}"
 
 
 def test_home_question_link_opens_the_answering_section(page, app_url):
