@@ -82,9 +82,10 @@ TARGET_THROUGHPUT = 0.80  # total steps/s with 8 sessions, as a fraction of one 
 TARGET_P95_MS = 300.0  # every page update under this at the 95th percentile
 IDLE_CPU_PERCENT = 10.0  # server CPU after the tabs closed, in % of one core
 SHOWN_RATE = re.compile(r"step [\d,]+ · ([\d,]+) steps/s")
+# The lab's developer readout (pages/lab.py, developer_readout), in its "For developers" expander.
 CAPTION = re.compile(
     r"server-side update times over the last (\d+) updates"
-    r"(?: · update p50 ([\d.]+) ms, p95 ([\d.]+) ms)?"
+    r"(?:: p50 ([\d.]+) ms, p95 ([\d.]+) ms)?"
 )
 
 # Records (performance.now(), step) each time the step counter's text changes. The counter is

@@ -67,7 +67,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from bench.bench_lab_sessions import machine_busy  # noqa: E402
+from bench.bench_lab_sessions import CAPTION, machine_busy  # noqa: E402
 from tests.browser_helpers import cpu_seconds  # noqa: E402
 from tests.conftest import ARTIFACTS, _free_port, start_streamlit  # noqa: E402
 from tests.process_helpers import descendants, port_free  # noqa: E402
@@ -76,10 +76,6 @@ from ui.pages import LAB  # noqa: E402
 TARGET_SPEEDUP = 1.7  # R replicas' total steps/s over the single process's, with 8 sessions
 TARGET_P95_MS = 300.0
 STEP = re.compile(r"\*\*step ([\d,]+)\*\*")
-CAPTION = re.compile(
-    r"server-side update times over the last (\d+) updates"
-    r"(?: · update p50 ([\d.]+) ms, p95 ([\d.]+) ms)?"
-)
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -470,17 +466,21 @@ def report(results: list[dict], a) -> None:
     many = [r for r in results if r["processes"] > 1 and "total" in r]
     if singles and many:
         speedup = np.mean([r["total"] for r in many]) / np.mean(singles)
-        p95 = max((r["server_p95_ms"] or 0.0) for r in many)
+        measured = [r["server_p95_ms"] for r in many if r["server_p95_ms"] is not None]
+        p95 = max(measured) if len(measured) == len(many) else None
         ok = "met" if speedup >= TARGET_SPEEDUP else "NOT met"
         print(
             f"Target, throughput: {a.replicas} replicas give {speedup:.2f}x the single process's "
             f"total steps/s (target >= {TARGET_SPEEDUP:g}x): {ok}"
         )
-        ok = "met" if p95 < TARGET_P95_MS else "NOT met"
-        print(
-            f"Target, updates: worst server-side p95 with replicas {p95:.0f} ms "
-            f"(target < {TARGET_P95_MS:.0f} ms): {ok}"
-        )
+        if p95 is None:
+            print("Target, updates: NOT measured (the lab's update-time readout was not read)")
+        else:
+            ok = "met" if p95 < TARGET_P95_MS else "NOT met"
+            print(
+                f"Target, updates: worst server-side p95 with replicas {p95:.0f} ms "
+                f"(target < {TARGET_P95_MS:.0f} ms): {ok}"
+            )
 
 
 def main(argv=None) -> None:
