@@ -112,9 +112,10 @@ class LabClient:
     problems: list[str] = field(default_factory=list)
     media_fetched: int = 0
     media_failed: int = 0
+    dataset: str | None = None  # None: the lab's default data set
 
     def __post_init__(self):
-        self.query = f"seed={self.seed}"
+        self.query = f"seed={self.seed}" + (f"&dataset={self.dataset}" if self.dataset else "")
         self.page_hash = ""
         self.train_id: str | None = None
         self.timers: dict[str, asyncio.Task] = {}
@@ -321,7 +322,8 @@ async def warm(base: str, replicas: int) -> None:
 async def measure(base: str, server_pids: list[int], replicas: int, a) -> dict:
     await warm(base, replicas)
     clients = [
-        LabClient(base, seed, fetch_media=not a.no_media) for seed in range(1, a.sessions + 1)
+        LabClient(base, seed, fetch_media=not a.no_media, dataset=a.dataset)
+        for seed in range(1, a.sessions + 1)
     ]
     result: dict = {}
     try:
@@ -492,6 +494,7 @@ def main(argv=None) -> None:
     p.add_argument("--settle", type=float, default=5.0, help="pause after closing the sessions")
     p.add_argument("--rounds", type=int, default=1, help="repeat single / replicas this often")
     p.add_argument("--no-media", action="store_true", help="do not fetch the /media/ images")
+    p.add_argument("--dataset", default=None, help="the lab's data set (default: the lab's own)")
     a = p.parse_args(argv)
     ARTIFACTS.mkdir(exist_ok=True)
     results = []
