@@ -1,4 +1,6 @@
 """Which likelihood does your VAE loss really assume? The implied σ² of a reduction convention.
+(Over 500 lines: the calculator, its verdicts and the verified derivation it shows are one
+concept; the page and the paste-your-loss reader both use all three.)
 
 A VAE loss written in code has the shape
 

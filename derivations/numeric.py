@@ -1,4 +1,6 @@
 """Numbers for the numeric check panel: each derived closed form against an independent library.
+(Over 500 lines because it holds one short comparison per likelihood family and derivation, the
+way tests list cases; adding a family adds one function here.)
 
 `compare(slug, seed)` evaluates SymPy step expressions (lambdified once, cached) at seeded random
 data and parameters, and puts each next to scipy.stats / torch.distributions / quadrature.

@@ -1,4 +1,6 @@
 """K independent MLP VAEs trained by one step over K batches: the engine of the likelihood race.
+(Over 500 lines: stacked weights, fused per-family losses, per-model Adam state, NaN rollback
+and slicing must stay in step with each other and with models.trainer, so they live together.)
 
     specs = [ModelSpec("gaussian", {"sigma": s}, seed=0) for s in (0.05, 0.1, 0.2)]
     bt = BatchedTrainer(VAEConfig(latent_dim=2), load_dataset("digits"), specs)

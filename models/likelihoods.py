@@ -1,4 +1,6 @@
 """The catalogue of likelihood families p(x | z): what the decoder's output means.
+(About 500 lines because it is the whole catalogue, one short class per family, like
+sympy.stats' crv_types; the machinery lives in models/distributions.py.)
 
 Every family answers the same small interface (a `Likelihood`, an nn.Module so a learned σ trains
 with the model):

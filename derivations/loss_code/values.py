@@ -1,4 +1,6 @@
 """What the reader computes with: exact coefficients, elementwise trees, and reduced loss terms.
+(Over 500 lines: these value types and their algebra are one closed set, which the evaluator and
+the call table both build on.)
 
 A pasted loss is read symbolically. A tensor expression that has not been reduced yet is a `Tensor`
 (a small tree over the code's tensor names); `classify` recognises it as a per-pixel loss (squared
