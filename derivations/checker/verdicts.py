@@ -181,11 +181,11 @@ def compare(
             f"{display_name(k)} = {fmt(v)}" for k, v in example.items() if k not in _VALUE_KEYS
         )
         message = (
-            f"Not equal: at {where_text}, yours is {fmt(example['yours'])} but the target is "
+            f"At {where_text}, yours is {fmt(example['yours'])} but the target is "
             f"{fmt(example['target'])}."
         )
     else:
-        message = "Not equal to the target."
+        message = "It differs from the target."
     if rel.kind == "negative":
         factor, offset = symbolic_affine(ctx, rel)
         if factor is not None:
