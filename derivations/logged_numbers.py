@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
+from derivations.implied_sigma import coefficients
+
 LOSSES = ("squared", "l1", "bce", "gaussian-nll")
 REDUCTIONS = ("sum", "mean")
 
@@ -101,9 +103,11 @@ def convert(
         raise ValueError(f"levels must be at least 2, got {levels!r}")
 
     notes = []
-    # Undo the reductions: a mean over pixels divided by D, a sum over the batch multiplied by B.
-    per_image = recon * (D if recon_pixels == "mean" else 1) / (B if recon_batch == "sum" else 1)
-    kl_per_image = kl * (J if kl_latents == "mean" else 1) / (B if kl_batch == "sum" else 1)
+    # Undo the reductions. The logged values are a·Σ_n Σ_d ℓ and k·Σ_n KL_n, with (a, k) the
+    # factors implied_sigma.coefficients gives the same reductions; per image is Σ_n / B.
+    a, k = coefficients(D, J, B, recon_pixels, recon_batch, kl_latents, kl_batch, 1.0)
+    per_image = recon / (a * B)
+    kl_per_image = kl / (k * B)
     if recon_pixels == "mean":
         notes.append(f"The logged recon is a per-pixel mean: ×D = ×{D} gives the per-image sum.")
     if recon_batch == "sum" or kl_batch == "sum":
