@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy import stats
 
-LAYOUT = {"margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "height": 380, "template": "plotly_white"}
+LAYOUT = {"margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "height": 380}
 
 
 def bound_gap_chart(iwae: np.ndarray, elbo: float, exact: float, k: int) -> go.Figure:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 from PIL import Image
@@ -27,14 +28,27 @@ def tile(rows: list[list[np.ndarray]], image_shape: tuple[int, int], pad: int = 
 
 
 def grid_png(
-    rows: list[list[np.ndarray]], image_shape: tuple[int, int], scale: int = 6, pad: int = 1
+    rows: list[list[np.ndarray]],
+    image_shape: tuple[int, int],
+    scale: int = 6,
+    pad: int = 1,
+    width: int | None = None,
 ) -> bytes:
-    """PNG bytes of the tiled grid, upscaled with nearest neighbour so 8×8 digits stay crisp."""
+    """PNG bytes of the tiled grid, upscaled with nearest neighbour so 8×8 digits stay crisp.
+
+    width: the width the page shows it at. The PNG is then made exactly that wide (up by whole
+    pixels to at least `width`, then smoothly down), so Streamlit sends it as it is; a wider one
+    it decodes, shrinks and re-encodes on the server, on every redraw of a live view."""
     canvas = to_uint8(tile(rows, image_shape, pad))
     picture = Image.fromarray(canvas, mode="L")
+    if width is not None:
+        scale = max(1, math.ceil(width / picture.width))
     picture = picture.resize(
         (picture.width * scale, picture.height * scale), Image.Resampling.NEAREST
     )
+    if width is not None and picture.width != width:
+        height = max(1, round(picture.height * width / picture.width))
+        picture = picture.resize((width, height), Image.Resampling.BILINEAR)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()

@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
+LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}}
 COLOURS = qualitative.Plotly + qualitative.D3
 
 

@@ -151,9 +151,8 @@ def pictures() -> None:
     with left:
         st.markdown("**Test digits**, rows: input, decoder mean, a sample from p(x|z)")
         columns = session.reconstruction_rows(8)  # per digit: input, mean, sample
-        st.image(
-            grid_png([list(row) for row in zip(*columns, strict=True)], data.image_shape), width=420
-        )
+        rows = [list(row) for row in zip(*columns, strict=True)]
+        st.image(grid_png(rows, data.image_shape, width=420), width=420)
         st.caption(
             "The mean is what the model predicts; the sample adds the likelihood's own noise "
             "(which metric uses which: [At test time](/mean-or-sample)). Large σ: blurry means. "
@@ -162,9 +161,8 @@ def pictures() -> None:
     with right:
         st.markdown("**Samples from the prior**: decoder means at z ~ N(0, I)")
         samples = session.prior_samples(16)
-        st.image(
-            grid_png([samples[i : i + 4] for i in range(0, 16, 4)], data.image_shape), width=260
-        )
+        rows = [samples[i : i + 4] for i in range(0, 16, 4)]
+        st.image(grid_png(rows, data.image_shape, width=260), width=260)
         st.caption(
             "If the KL weight is too small, the encoded digits' codes (the aggregate posterior "
             "E_x q(z|x)) stop filling N(0, I): z drawn from the holes between them decode to "
@@ -176,9 +174,9 @@ def analysis() -> None:
     if session.trainer is None:
         return
     data = session.data
-    # Any step since the last evaluation refreshes it, so a rerun (Resume, a widget) never shows
-    # numbers from an older model; while training this fragment runs every ANALYSIS_SECONDS.
-    metrics = session.refresh_metrics(min_interval_steps=1)
+    # While training, the background worker's latest evaluation (the caption names its step);
+    # paused, the model as it is now.
+    metrics = session.current_metrics()
     m = st.columns(5)
     m[0].metric("test ELBO (nats/image)", compact(metrics.elbo, 1))
     m[1].metric("MSE per pixel", compact(metrics.mse, 4))
@@ -213,7 +211,7 @@ def analysis() -> None:
             decoded = session.decode_test_point(int(points[0]["customdata"]))
             if decoded is not None:
                 st.image(
-                    grid_png([list(decoded)], data.image_shape),
+                    grid_png([list(decoded)], data.image_shape, width=120),
                     width=120,
                     caption="clicked digit | its decoding",
                 )

@@ -35,6 +35,12 @@ def test_loss_curves_send_bounded_points_and_mark_events():
     fig = loss_curves(steps, steps * 0.1, steps * 0.05, steps * 0.01, events=[(5000, "σ → 0.3")])
     assert all(len(trace.x) <= 300 for trace in fig.data)
     assert any("σ → 0.3" in (a.text or "") for a in fig.layout.annotations)
+    # one dotted line per change in each panel, spanning the panel's height
+    lines = [(shape.x0, shape.xref, shape.yref) for shape in fig.layout.shapes]
+    assert sorted(lines) == [(5000, "x", "y domain"), (5000, "x2", "y2 domain")]
+    titles = {a.text for a in fig.layout.annotations if a.yref == "paper" and a.xref == "paper"}
+    assert titles == {"loss and −log p(x|z) (nats)", "KL (nats)"}
+    assert fig.data[2].xaxis == "x2" and fig.layout.xaxis2.domain[0] > fig.layout.xaxis.domain[1]
 
 
 def test_grid_png_is_a_png_of_the_right_size():
@@ -45,6 +51,16 @@ def test_grid_png_is_a_png_of_the_right_size():
     assert picture.size == ((3 * 9 + 1) * 3, (2 * 9 + 1) * 3)
     grid = tile(images, (8, 8))
     assert grid[1, 1] == 0.0 and grid[1, 1 + 9] == 0.5  # first pixel of the first two images
+
+
+@pytest.mark.parametrize("shape, width", [((28, 28), 420), ((8, 8), 420), ((28, 28), 120)])
+def test_grid_png_is_made_at_the_width_it_is_shown(shape, width):
+    # Streamlit re-encodes a PNG wider than its display width on every redraw; this one it sends
+    rows = [[np.linspace(0, 1, shape[0] * shape[1])] * 8 for _ in range(3)]
+    picture = Image.open(io.BytesIO(grid_png(rows, shape, width=width)))
+    assert picture.width == width
+    canvas = tile(rows, shape)
+    assert picture.height == round(canvas.shape[0] * width / canvas.shape[1])
 
 
 def test_to_uint8_clips_samples_outside_the_unit_interval_and_nan():

@@ -432,3 +432,80 @@ def test_per_pixel_sigma_needs_a_reset_and_its_floor_applies_mid_run():
     assert session.trainer.likelihood.params["sigma_min"] == 0.05
     rows = session.reconstruction_rows(2)
     assert rows[0][1].shape == rows[0][0].shape  # the displayed mean is one value per pixel
+
+
+# ---- test metrics: evaluated by the background worker, read by the view ---------------------
+def count_evaluations(monkeypatch, during=None) -> list[int]:
+    """Count calls of the session module's `evaluate`; `during(model)` runs inside each call."""
+    import ui.lab_session as lab_session
+
+    calls, real = [], lab_session.evaluate
+
+    def counted(source, *args, **kwargs):
+        calls.append(1)
+        if during is not None:
+            during(source)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(lab_session, "evaluate", counted)
+    return calls
+
+
+def test_the_worker_evaluates_a_copy_of_the_model_with_the_lock_free(monkeypatch):
+    session = started(LabSettings(dataset="digits"))
+    session.train_slice(0.2)
+    taken_by_others = []
+
+    def another_thread_takes_the_lock(model):
+        if taken_by_others:
+            return  # only the worker's evaluation is checked
+        assert model is not session.trainer.model  # a snapshot: training may go on meanwhile
+        thread = threading.Thread(
+            target=lambda: taken_by_others.append(session.lock.acquire(timeout=1))
+            or session.lock.release()
+        )
+        thread.start()
+        thread.join()
+
+    calls = count_evaluations(monkeypatch, during=another_thread_takes_the_lock)
+    step = session.step
+    session.between_slices()
+    assert calls == [1] and taken_by_others == [True]
+    assert session.metrics_step == step
+    # the same numbers as evaluating the live model at that step (seeded samples)
+    live = session.refresh_metrics(min_interval_steps=0)
+    assert session.metrics.elbo == live.elbo
+    session.between_slices()  # due again only after METRICS_SECONDS
+    assert calls == [1, 1]  # the second was the direct refresh above, not the worker
+
+
+def test_while_training_the_view_reads_the_workers_metrics_and_paused_it_evaluates(monkeypatch):
+    monkeypatch.setattr(LabSession, "METRICS_SECONDS", 0.0)
+    session = started(LabSettings(dataset="digits"))
+    session.train_slice(0.1)
+    session.between_slices()
+    calls = count_evaluations(monkeypatch)
+    session.train_slice(0.1)  # the model moves on; the view still shows the worker's numbers
+    assert session.current_metrics() is session.metrics and calls == []
+    assert session.metrics_step < session.step
+    session.pause()  # paused: the numbers are the model's as it is now
+    assert session.current_metrics().n > 0 and calls == [1]
+    assert session.metrics_step == session.step
+    assert session.current_metrics() is session.metrics and calls == [1]  # not again
+
+
+def test_a_reset_during_a_background_evaluation_discards_its_result(monkeypatch):
+    session = started(LabSettings(dataset="digits"))
+    session.train_slice(0.1)
+    count_evaluations(monkeypatch, during=lambda model: session.reset())
+    session.between_slices()
+    assert session.metrics is None and session.metrics_step == -1
+
+
+def test_no_background_evaluation_for_a_tab_that_stopped_beating(monkeypatch):
+    session = started(LabSettings(dataset="digits"))
+    session.train_slice(0.1)
+    session.last_seen -= 2 * LabSession.HEARTBEAT_SECONDS
+    calls = count_evaluations(monkeypatch)
+    session.between_slices()
+    assert calls == [] and session.metrics is None

@@ -81,3 +81,13 @@ def test_stop_ends_the_worker(pool):
     assert wait_until(lambda: beating(session))
     pool.stop()
     assert not pool._thread.is_alive()
+
+
+def test_the_worker_refreshes_the_metrics_of_a_training_session(monkeypatch, pool):
+    monkeypatch.setattr(LabSession, "METRICS_SECONDS", 0.1)
+    session = LabSession(LabSettings(dataset="digits"), pool=pool)
+    session.start()
+    assert wait_until(lambda: beating(session) and session.metrics_step > 0)
+    first = session.metrics_step
+    assert wait_until(lambda: beating(session) and session.metrics_step > first)
+    assert session.metrics.n == 360  # the whole digits test split

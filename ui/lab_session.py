@@ -13,6 +13,7 @@ up its turn while anyone waits, so a drag or click never waits behind training.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import functools
 import io
@@ -20,6 +21,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -59,6 +61,10 @@ class PinnedRun:
 
 @dataclass
 class LabSession(LiveSession):
+    # While training, the background worker re-evaluates the test metrics this often (on a copy
+    # of the model, see `between_slices`); the analysis view only reads them.
+    METRICS_SECONDS: ClassVar[float] = 4.0
+
     settings: LabSettings = field(default_factory=LabSettings)
     data_folder: str | None = None
     linear: bool = False  # the linear VAE of Lucas et al. 2019 (the collapse page)
@@ -72,6 +78,7 @@ class LabSession(LiveSession):
     stop: Stop | None = None  # the trainer's structured reason, when it stopped itself
     metrics: Metrics | None = None
     metrics_step: int = -1
+    metrics_time: float = 0.0  # time.monotonic() of the last evaluation
     pinned: list[PinnedRun] = field(default_factory=list)
     update_ms: deque = field(default_factory=lambda: deque(maxlen=200))
     last_seen: float = field(default_factory=time.monotonic)  # the page's last heartbeat
@@ -267,10 +274,50 @@ class LabSession(LiveSession):
             if trainer is None:
                 return None
             if self.metrics is None or trainer.step - self.metrics_step >= min_interval_steps:
-                examples = EVAL_EXAMPLES if trainer.dataset.dim <= 64 else EVAL_EXAMPLES_LARGE
-                self.metrics = evaluate(trainer, trainer.dataset, k=EVAL_K, max_examples=examples)
-                self.metrics_step = trainer.step
+                metrics = evaluate(
+                    trainer, trainer.dataset, k=EVAL_K, max_examples=_eval_examples(trainer)
+                )
+                self._store_metrics(metrics, trainer.step)
             return self.metrics
+
+    def current_metrics(self) -> Metrics | None:
+        """What the live analysis view shows. While training: the worker's latest evaluation
+        (of the model at `metrics_step`, at most about METRICS_SECONDS old), so the view never
+        waits for one. Paused, stopped, or before the first: the model as it is now, evaluated
+        here if it moved since (a rerun after Pause never shows an older model's numbers)."""
+        with self._locked():
+            if self.running and self.metrics is not None:
+                return self.metrics
+            return self.refresh_metrics(min_interval_steps=1)
+
+    def between_slices(self) -> None:
+        """The background worker's call after each training turn: every METRICS_SECONDS while
+        training, evaluate the test metrics on a copy of the model taken under the lock, with
+        the lock released, so neither the page's views nor the setting changes wait for it.
+        (Evaluated in the analysis view instead, it took ~85 ms of each update on 28×28 data,
+        and more while every session's view queued for the interpreter: bench/README.md.)"""
+        if not self.wants_training() or time.monotonic() - self.metrics_time < self.METRICS_SECONDS:
+            return
+        if self._waiting or not self.lock.acquire(blocking=False):
+            return  # a view or a setting change goes first; try again after the next slice
+        try:
+            trainer = self.trainer
+            if trainer is None or self._needs_reset or trainer.step == self.metrics_step:
+                return
+            step, dataset = trainer.step, trainer.dataset
+            model, likelihood = copy.deepcopy(trainer.model), copy.deepcopy(trainer.likelihood)
+        finally:
+            self.lock.release()
+        metrics = evaluate(
+            model, dataset, likelihood, k=EVAL_K, max_examples=_eval_examples(trainer)
+        )
+        with self._locked():
+            # A reset or a newer evaluation in the meantime wins over this one.
+            if self.trainer is trainer and not self._needs_reset and step > self.metrics_step:
+                self._store_metrics(metrics, step)
+
+    def _store_metrics(self, metrics: Metrics, step: int) -> None:
+        self.metrics, self.metrics_step, self.metrics_time = metrics, step, time.monotonic()
 
     def reconstruction_rows(self, n: int = 8, seed: int = 0) -> list[list[np.ndarray]]:
         """Per test digit: input | decoder mean | a sample from p(x|z), at z = posterior mean."""
@@ -370,6 +417,11 @@ class LabSession(LiveSession):
             )
             self.pinned.append(run)
             return run
+
+
+def _eval_examples(trainer: Trainer) -> int:
+    """Test images the live metrics use: the whole 8×8 split, fewer of a 28×28 one."""
+    return EVAL_EXAMPLES if trainer.dataset.dim <= 64 else EVAL_EXAMPLES_LARGE
 
 
 def _merge_drags(events: list[Event], within: int = 500) -> list[Event]:

@@ -46,6 +46,10 @@ class LiveSession:
         (t0, s0), (t1, s1) = self._progress[0], self._progress[-1]
         return (s1 - s0) / (t1 - t0) if t1 > t0 and s1 >= s0 else None
 
+    def between_slices(self) -> None:
+        """Called by the background worker after each of this session's turns, for work that
+        should not run in a page's view (nothing by default)."""
+
     def pause(self) -> None:
         self.running = False
 

@@ -23,6 +23,7 @@ from typing import Protocol
 class Trainable(Protocol):
     def wants_training(self) -> bool: ...
     def train_slice(self, max_seconds: float) -> object: ...
+    def between_slices(self) -> None: ...
 
 
 class TrainingPool:
@@ -78,6 +79,7 @@ class TrainingPool:
         for session in sessions:
             try:
                 trained |= session.train_slice(self.slice_seconds) is not None
+                session.between_slices()
             except Exception as error:  # one session's failure must not stop the others
                 stop = getattr(session, "stop_with_error", None)
                 if stop is not None:
