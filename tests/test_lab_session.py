@@ -461,8 +461,9 @@ def test_the_worker_evaluates_a_copy_of_the_model_with_the_lock_free(monkeypatch
             return  # only the worker's evaluation is checked
         assert model is not session.trainer.model  # a snapshot: training may go on meanwhile
         thread = threading.Thread(
-            target=lambda: taken_by_others.append(session.lock.acquire(timeout=1))
-            or session.lock.release()
+            target=lambda: (
+                taken_by_others.append(session.lock.acquire(timeout=1)) or session.lock.release()
+            )
         )
         thread.start()
         thread.join()
