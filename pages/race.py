@@ -138,7 +138,7 @@ def image_row(labels: list[str], images: list, shape, first=None) -> None:
 def views() -> None:
     if session.trainer is None:
         return
-    metrics = session.refresh_metrics()
+    metrics = session.current_metrics()
     trained = session.trained_settings
     data = session.trainer.dataset
     st.caption(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -99,3 +100,37 @@ def test_a_closed_tab_stops_training_within_the_heartbeat():
     assert not session.wants_training()
     session.heartbeat()
     assert session.wants_training()
+
+
+def test_the_worker_evaluates_copies_and_the_running_views_only_read(monkeypatch):
+    import ui.race_session as race_session
+
+    session = RaceSession(
+        RaceSettings(preset="sigma-sweep", values=(0.1, 0.3), steps=2000), pool=None
+    )
+    session.start()
+    session.train_slice(0.1)
+    lock_free_during = []
+    real = race_session.evaluate
+
+    def counted(model, *args, **kwargs):
+        assert all(model is not session.trainer.model(k) for k in range(2))
+        thread = threading.Thread(
+            target=lambda: (
+                lock_free_during.append(session.lock.acquire(timeout=1)) or session.lock.release()
+            )
+        )
+        thread.start()
+        thread.join()
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(race_session, "evaluate", counted)
+    session.between_slices()
+    assert lock_free_during == [True, True]  # one evaluation per model, neither under the lock
+    assert session.metrics_step == session.step and [len(t) for t in session.trails] == [1, 1]
+    session.between_slices()  # not due again before EVAL_EVERY more steps
+    assert len(lock_free_during) == 2
+    monkeypatch.setattr(session.trainer, "evaluate_all", lambda **kw: pytest.fail("evaluated"))
+    session.train_slice(0.1)
+    assert session.current_metrics() is session.metrics  # racing: the view only reads
+    assert session.metrics_step < session.step

@@ -10,6 +10,7 @@ the trainer holds `self.lock`; views queue for it with priority and `train_slice
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import threading
@@ -23,7 +24,7 @@ import torch
 from models import likelihoods, race
 from models.batched import BatchedTrainer, BatchSliceResult, ModelSpec
 from models.data import NAMES, DataError, Dataset
-from models.evaluate import Metrics
+from models.evaluate import Metrics, evaluate
 from models.vae import VAEConfig
 from ui.lab_session import cached_dataset
 from ui.live_session import LiveSession
@@ -203,17 +204,58 @@ class RaceSession(LiveSession):
                 return None
             stale = self.metrics is None or self.step - self.metrics_step >= min_interval_steps
             if stale or (self.finished and self.metrics_step != self.step):
-                self.metrics = trainer.evaluate_all(k=EVAL_K, max_examples=self.eval_examples)
-                self.metrics_step = self.step
-                self.metrics_steps = list(trainer.steps)
-                for k, m in enumerate(self.metrics):
-                    # The squared-error axis: E_q‖x − μ(z)‖²/D for the Gaussian (the distortion
-                    # its objective weighs), the displayed reconstruction's MSE otherwise.
-                    under_q = race.squared_error_under_q(trainer.specs[k], m, trainer.dataset.dim)
-                    mse = m.mse if under_q is None else under_q
-                    self.trails[k].append((m.kl, -m.recon_log_prob, mse))
-                    del self.trails[k][:-TRAIL_POINTS]
+                metrics = trainer.evaluate_all(k=EVAL_K, max_examples=self.eval_examples)
+                self._store_metrics(metrics, list(trainer.steps))
             return self.metrics
+
+    def current_metrics(self) -> list[Metrics] | None:
+        """What the live views show. While racing: the worker's latest evaluation (every
+        EVAL_EVERY steps, see `between_slices`), so a view never waits for K of them. Paused,
+        finished, or before the first: evaluated here when due (`refresh_metrics`)."""
+        with self._locked():
+            if self.running and self.metrics is not None:
+                return self.metrics
+            return self.refresh_metrics()
+
+    def between_slices(self) -> None:
+        """The background worker's call after each turn: every EVAL_EVERY steps while racing,
+        evaluate every model on copies taken under the lock, with the lock released. (In the
+        views, K evaluations took ~K × 80 ms of a redraw on 28×28 data: bench/README.md.)"""
+        if not self.wants_training():
+            return
+        if self._waiting or not self.lock.acquire(blocking=False):
+            return  # a view goes first; try again after the next slice
+        try:
+            trainer = self.trainer
+            if trainer is None or (
+                self.metrics is not None and self.step - self.metrics_step < EVAL_EVERY
+            ):
+                return
+            steps, examples = list(trainer.steps), self.eval_examples
+            copies = [
+                (trainer.model(k), copy.deepcopy(trainer.likelihoods[k])) for k in range(trainer.K)
+            ]
+        finally:
+            self.lock.release()
+        metrics = [
+            evaluate(model, trainer.dataset, likelihood, k=EVAL_K, max_examples=examples)
+            for model, likelihood in copies
+        ]
+        with self._locked():
+            # A reset or a newer evaluation in the meantime wins over this one.
+            if self.trainer is trainer and max(steps) > self.metrics_step:
+                self._store_metrics(metrics, steps)
+
+    def _store_metrics(self, metrics: list[Metrics], steps: list[int]) -> None:
+        """Keep an evaluation (of the models at `steps`) and add it to the trails."""
+        self.metrics, self.metrics_step, self.metrics_steps = metrics, max(steps), steps
+        for k, m in enumerate(metrics):
+            # The squared-error axis: E_q‖x − μ(z)‖²/D for the Gaussian (the distortion
+            # its objective weighs), the displayed reconstruction's MSE otherwise.
+            under_q = race.squared_error_under_q(self.trainer.specs[k], m, self.trainer.dataset.dim)
+            mse = m.mse if under_q is None else under_q
+            self.trails[k].append((m.kl, -m.recon_log_prob, mse))
+            del self.trails[k][:-TRAIL_POINTS]
 
     @property
     def eval_examples(self) -> int:
