@@ -193,7 +193,8 @@ def analysis() -> None:
     )
     st.caption(
         f"Test-split metrics at step {session.metrics_step:,} on {metrics.n} test images "
-        f"(importance samples K = {EVAL_K})."
+        f"(importance samples K = {EVAL_K}). While it trains, the model is re-evaluated in the "
+        f"background every {session.METRICS_SECONDS:g} s, so this step trails the counter above."
     )
     left, middle, right = st.columns([3, 2, 2])
     with middle:

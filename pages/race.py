@@ -10,7 +10,14 @@ from figures.race_plots import rate_distortion
 from models import likelihoods, race
 from ui.controls import SIGMA_GRID
 from ui.lab_controls import BETA_GRID, DATA_FOLDER_ENV, DATASET_LABELS
-from ui.race_session import STEP_CHOICES, RaceSession, RaceSettings, datasets
+from ui.race_session import (
+    EVAL_EVERY,
+    EVAL_K,
+    STEP_CHOICES,
+    RaceSession,
+    RaceSettings,
+    datasets,
+)
 from ui.run_controls import heartbeat, run_buttons, while_training
 
 TICK_SECONDS = 0.5  # step counter and heartbeat (the background worker trains while the tab beats)
@@ -144,7 +151,8 @@ def views() -> None:
     st.caption(
         f"Test-split metrics at step {session.metrics_step:,} "
         f"(first {min(session.eval_examples, data.test.shape[0])} test images, "
-        "K = 8 importance samples)."
+        f"K = {EVAL_K} importance samples); while racing, re-evaluated in the background every "
+        f"{EVAL_EVERY:,} steps."
     )
     rows = session.table_rows()
     st.dataframe(
