@@ -42,7 +42,7 @@ from PIL import Image  # noqa: E402
 from figures.images import grid_png  # noqa: E402
 from figures.lab_plots import kl_per_dimension, latent_scatter, loss_curves  # noqa: E402
 from models.evaluate import evaluate  # noqa: E402
-from ui.lab_session import EVAL_K, LabSession, _eval_examples  # noqa: E402
+from ui.lab_session import EVAL_K, LabSession, live_eval_examples  # noqa: E402
 from ui.lab_settings import LabSettings  # noqa: E402
 
 
@@ -82,7 +82,7 @@ def main(argv=None) -> None:
     def timed(name: str, call) -> None:
         figures[name] = median_ms(call, n)
 
-    examples = _eval_examples(trainer)
+    examples = live_eval_examples(trainer.dataset.dim)
     timed("evaluate", lambda: evaluate(trainer, trainer.dataset, k=EVAL_K, max_examples=examples))
     timed("model copy", lambda: (copy.deepcopy(trainer.model), copy.deepcopy(trainer.likelihood)))
     history = session.history()

@@ -24,9 +24,9 @@ from ui.lab_session import (
 from ui.lab_settings import LabSettings, as_code, carried_scale, from_query
 
 
-def started(settings: LabSettings | None = None) -> LabSession:
+def started(settings: LabSettings | None = None, **options) -> LabSession:
     """A started session trained only by the test's own train_slice calls (no pool)."""
-    session = LabSession(settings or LabSettings(), pool=None)
+    session = LabSession(settings or LabSettings(), pool=None, **options)
     session.start()
     return session
 
@@ -452,7 +452,7 @@ def count_evaluations(monkeypatch, during=None) -> list[int]:
 
 
 def test_the_worker_evaluates_a_copy_of_the_model_with_the_lock_free(monkeypatch):
-    session = started(LabSettings(dataset="digits"))
+    session = started(LabSettings(dataset="digits"), live_metrics=True)
     session.train_slice(0.2)
     taken_by_others = []
 
@@ -482,7 +482,7 @@ def test_the_worker_evaluates_a_copy_of_the_model_with_the_lock_free(monkeypatch
 
 def test_while_training_the_view_reads_the_workers_metrics_and_paused_it_evaluates(monkeypatch):
     monkeypatch.setattr(LabSession, "METRICS_SECONDS", 0.0)
-    session = started(LabSettings(dataset="digits"))
+    session = started(LabSettings(dataset="digits"), live_metrics=True)
     session.train_slice(0.1)
     session.between_slices()
     calls = count_evaluations(monkeypatch)
@@ -496,17 +496,21 @@ def test_while_training_the_view_reads_the_workers_metrics_and_paused_it_evaluat
 
 
 def test_a_reset_during_a_background_evaluation_discards_its_result(monkeypatch):
-    session = started(LabSettings(dataset="digits"))
+    session = started(LabSettings(dataset="digits"), live_metrics=True)
     session.train_slice(0.1)
     count_evaluations(monkeypatch, during=lambda model: session.reset())
     session.between_slices()
     assert session.metrics is None and session.metrics_step == -1
 
 
-def test_no_background_evaluation_for_a_tab_that_stopped_beating(monkeypatch):
-    session = started(LabSettings(dataset="digits"))
+def test_no_background_evaluation_for_a_tab_that_stopped_beating_or_did_not_ask(monkeypatch):
+    session = started(LabSettings(dataset="digits"), live_metrics=True)
     session.train_slice(0.1)
     session.last_seen -= 2 * LabSession.HEARTBEAT_SECONDS
     calls = count_evaluations(monkeypatch)
     session.between_slices()
     assert calls == [] and session.metrics is None
+    own_schedule = started(LabSettings(dataset="digits"))  # the collapse page, the MSE demo
+    own_schedule.train_slice(0.1)
+    own_schedule.between_slices()
+    assert calls == [] and own_schedule.metrics is None

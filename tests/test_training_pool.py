@@ -85,7 +85,7 @@ def test_stop_ends_the_worker(pool):
 
 def test_the_worker_refreshes_the_metrics_of_a_training_session(monkeypatch, pool):
     monkeypatch.setattr(LabSession, "METRICS_SECONDS", 0.1)
-    session = LabSession(LabSettings(dataset="digits"), pool=pool)
+    session = LabSession(LabSettings(dataset="digits"), pool=pool, live_metrics=True)
     session.start()
     assert wait_until(lambda: beating(session) and session.metrics_step > 0)
     first = session.metrics_step

@@ -41,7 +41,9 @@ def lab_session() -> LabSession:
     if "lab" not in st.session_state:
         query = {key: st.query_params.get_all(key) for key in st.query_params}
         settings, problems = from_query(query)
-        st.session_state.lab = LabSession(settings, data_folder=os.environ.get(DATA_FOLDER_ENV))
+        st.session_state.lab = LabSession(
+            settings, data_folder=os.environ.get(DATA_FOLDER_ENV), live_metrics=True
+        )
         st.session_state.lab_url_problems = problems
     for problem in st.session_state.get("lab_url_problems", []):
         # `problem` is safe Markdown: the link's text in it is an inline code span.

@@ -80,6 +80,9 @@ class LabSession(LiveSession):
     metrics: Metrics | None = None
     metrics_step: int = -1
     metrics_time: float = 0.0  # time.monotonic() of the last evaluation
+    # The worker keeps the test metrics fresh while training (`between_slices`): for the lab's
+    # analysis view. Pages that evaluate on their own schedule (collapse, the MSE demo) leave it.
+    live_metrics: bool = False
     pinned: list[PinnedRun] = field(default_factory=list)
     update_ms: deque = field(default_factory=lambda: deque(maxlen=200))
     last_seen: float = field(default_factory=time.monotonic)  # the page's last heartbeat
@@ -275,9 +278,8 @@ class LabSession(LiveSession):
             if trainer is None:
                 return None
             if self.metrics is None or trainer.step - self.metrics_step >= min_interval_steps:
-                metrics = evaluate(
-                    trainer, trainer.dataset, k=EVAL_K, max_examples=_eval_examples(trainer)
-                )
+                examples = live_eval_examples(trainer.dataset.dim)
+                metrics = evaluate(trainer, trainer.dataset, k=EVAL_K, max_examples=examples)
                 self._store_metrics(metrics, trainer.step)
             return self.metrics
 
@@ -297,7 +299,9 @@ class LabSession(LiveSession):
         the lock released, so neither the page's views nor the setting changes wait for it.
         (Evaluated in the analysis view instead, it took ~85 ms of each update on 28×28 data,
         and more while every session's view queued for the interpreter: bench/README.md.)"""
-        if not self.wants_training() or time.monotonic() - self.metrics_time < self.METRICS_SECONDS:
+        if not (self.live_metrics and self.wants_training()):
+            return
+        if time.monotonic() - self.metrics_time < self.METRICS_SECONDS:
             return
         if self._waiting or not self.lock.acquire(blocking=False):
             return  # a view or a setting change goes first; try again after the next slice
@@ -306,12 +310,11 @@ class LabSession(LiveSession):
             if trainer is None or self._needs_reset or trainer.step == self.metrics_step:
                 return
             step, dataset = trainer.step, trainer.dataset
+            examples = live_eval_examples(dataset.dim)
             model, likelihood = copy.deepcopy(trainer.model), copy.deepcopy(trainer.likelihood)
         finally:
             self.lock.release()
-        metrics = evaluate(
-            model, dataset, likelihood, k=EVAL_K, max_examples=_eval_examples(trainer)
-        )
+        metrics = evaluate(model, dataset, likelihood, k=EVAL_K, max_examples=examples)
         with self._locked():
             # A reset or a newer evaluation in the meantime wins over this one.
             if self.trainer is trainer and not self._needs_reset and step > self.metrics_step:
@@ -420,9 +423,10 @@ class LabSession(LiveSession):
             return run
 
 
-def _eval_examples(trainer: Trainer) -> int:
-    """Test images the live metrics use: the whole 8×8 split, fewer of a 28×28 one."""
-    return EVAL_EXAMPLES if trainer.dataset.dim <= 64 else EVAL_EXAMPLES_LARGE
+def live_eval_examples(dim: int) -> int:
+    """Test images a live evaluation (lab or race) uses for data of `dim` pixels: the whole 8×8
+    split, the first EVAL_EXAMPLES_LARGE of a 28×28 one."""
+    return EVAL_EXAMPLES if dim <= 64 else EVAL_EXAMPLES_LARGE
 
 
 def _merge_drags(events: list[Event], within: int = 500) -> list[Event]:

@@ -26,14 +26,11 @@ from models.batched import BatchedTrainer, BatchSliceResult, ModelSpec
 from models.data import NAMES, DataError, Dataset
 from models.evaluate import Metrics, evaluate
 from models.vae import VAEConfig
-from ui.lab_session import cached_dataset
+from ui.lab_session import EVAL_K, cached_dataset, live_eval_examples
 from ui.live_session import LiveSession
 from ui.training_pool import POOL, TrainingPool
 
 HIDDEN = 128  # the lab's architecture
-EVAL_EXAMPLES = 360  # the whole digits test split; the first 360 of a larger one
-EVAL_EXAMPLES_LARGE = 100  # for D > 64 (28×28), as the lab: bits/dim costs ∝ images·K·D
-EVAL_K = 8  # importance samples for the live IWAE / bits-per-dim estimates
 EVAL_EVERY = 250  # steps between live evaluations (each evaluates every model)
 HISTORY_ROWS = 20_000  # per model; older rows are merged in pairs beyond this
 TRAIL_POINTS = 200  # rate–distortion points kept per model
@@ -261,7 +258,7 @@ class RaceSession(LiveSession):
     def eval_examples(self) -> int:
         """Test images per live evaluation."""
         dim = 64 if self.trainer is None else self.trainer.dataset.dim
-        return EVAL_EXAMPLES if dim <= 64 else EVAL_EXAMPLES_LARGE
+        return live_eval_examples(dim)
 
     def labels(self) -> list[str]:
         return [] if self.trainer is None else [s.label() for s in self.trainer.specs]
