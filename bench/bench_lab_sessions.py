@@ -15,7 +15,7 @@ server update p50/p95
              read from the page's own caption at the end of the window ("server-side update
              times over the last K updates"): the server-side duration of each run of the lab's
              live fragments (training ticker, pictures, analysis) over its last K (<= 200) runs,
-             as timed in pages/lab.py. Training itself runs in the background worker
+             as timed in app_pages/lab.py. Training itself runs in the background worker
              (ui/training_pool.py), so this is the time from a fragment rerun starting on the
              server to its last element being queued for the browser: the update latency.
              Max over sessions. K can reach back into the warm-up when the window is short.
@@ -82,7 +82,7 @@ TARGET_THROUGHPUT = 0.80  # total steps/s with 8 sessions, as a fraction of one 
 TARGET_P95_MS = 300.0  # every page update under this at the 95th percentile
 IDLE_CPU_PERCENT = 10.0  # server CPU after the tabs closed, in % of one core
 SHOWN_RATE = re.compile(r"step [\d,]+ · ([\d,]+) steps/s")
-# The lab's developer readout (pages/lab.py, developer_readout), in its "For developers" expander.
+# The lab's developer readout (app_pages/lab.py, developer_readout), in "For developers".
 CAPTION = re.compile(
     r"server-side update times over the last (\d+) updates"
     r"(?:: p50 ([\d.]+) ms, p95 ([\d.]+) ms)?"

@@ -2,7 +2,7 @@
 
     python bench/bench_live_views.py [--dataset mnist-5k] [--steps 600] [--repeats 15]
 
-The lab's three live fragments (pages/lab.py) redraw every 0.3 / 2 / 5 s per session, and every
+The lab's three live fragments (app_pages/lab.py) redraw every 0.3 / 2 / 5 s per session, and every
 session of a process shares one interpreter, so what one redraw costs sets how many sessions a
 process can serve before their updates queue (bench_serve.py measures that queue). This times the
 parts, median of --repeats calls, after --steps of training at the lab's settings:

@@ -309,8 +309,8 @@ def cpu_of(pids: list[int]) -> float:
 
 
 async def warm(base: str, replicas: int) -> None:
-    """Open "/" once per replica (a fresh server's first run must not be a deep link, see
-    tests/conftest.py app_url); through HAProxy, pick each replica with its cookie."""
+    """Open "/" once per replica, so no measured session pays for importing torch, SymPy and
+    Plotly; through HAProxy, pick each replica with its cookie."""
     names = [f"r{k}" for k in range(1, replicas + 1)] if replicas else [None]
     for name in names:
         client = LabClient(base, 0, cookies={"SERVERID": name} if name else {})

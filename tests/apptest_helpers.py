@@ -5,27 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import streamlit.testing.v1.app_test as app_test_module
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from ui.pages import HOME, PageSpec
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 ROUTER_MARK = "Likelihood Lab: why a VAE's reconstruction loss is what it is."
-
-
-class _RouterPagesManager(PagesManager):
-    """AppTest re-detects the `pages/` folder before every run and would then run a page file in
-    legacy multipage mode, bypassing app.py. A real server leaves legacy mode for good once
-    app.py's st.navigation has run (see ui/pages.py), so every run here starts in that state."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-
-app_test_module.PagesManager = _RouterPagesManager
+# There is no `pages/` folder beside app.py (the pages live in app_pages/, see ui/pages.py), so
+# AppTest, like the server, never runs a page file in legacy multipage mode without app.py;
+# `rendered_through_router` checks it on every page.
 
 
 def open_page(spec: PageSpec, query: dict[str, str] | None = None, timeout: float = 120) -> AppTest:

@@ -103,13 +103,9 @@ def streamlit_server(streamlit_process) -> str:
 
 @pytest.fixture(scope="session")
 def app_url(streamlit_server, browser):
-    """The served app after its first visitor has opened "/".
-
-    A fresh server's very first script run is in Streamlit's legacy multipage mode (there is a
-    pages/ folder beside app.py): a deep link as that first request gets a dismissible "Page not
-    found" notice before app.py's router takes over for good (see ui/pages.py and
-    test_first_deep_link_after_start_still_renders_through_the_router). Opening the root URL, as
-    a first visitor typically does, leaves that mode without the notice.
+    """The served app after its first visitor has opened "/", so the first test's timing does not
+    include importing torch, SymPy and Plotly. (A first visitor on a deep link is fine too:
+    test_first_deep_link_after_start_renders_through_the_router.)
     """
     from tests.browser_helpers import wait_until_idle
 

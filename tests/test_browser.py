@@ -76,8 +76,10 @@ def test_home_question_link_opens_the_answering_section(page, app_url):
     assert error_texts(page) == []
 
 
-def test_first_deep_link_after_start_still_renders_through_the_router(browser, artifacts_dir):
-    """A fresh server's first request, a deep link, still gets the page through app.py."""
+def test_first_deep_link_after_start_renders_through_the_router(browser, artifacts_dir):
+    """A fresh server's first request, a deep link (a teacher's shared link, on each replica),
+    gets the page through app.py, with no "Page not found" notice: with a pages/ folder beside
+    app.py, Streamlit's legacy multipage mode showed one (see ui/pages.py)."""
     from tests.conftest import start_streamlit
 
     process, url = start_streamlit()
@@ -89,6 +91,7 @@ def test_first_deep_link_after_start_still_renders_through_the_router(browser, a
         assert page.get_by_text("The KL term").count() >= 1
         assert page.get_by_text("Likelihood Lab: why").count() == 1, "the router's sidebar"
         assert error_texts(page) == []
+        assert page.get_by_text("Page not found").count() == 0
         second = context.new_page()
         second.goto(f"{url}/{GAUSSIAN.href}", wait_until="domcontentloaded")
         wait_until_idle(second)

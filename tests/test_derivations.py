@@ -88,7 +88,7 @@ def test_unknown_slugs_are_rejected():
 def _slugs_shown_by_pages() -> set[str]:
     """Every literal slug a page passes to show_derivation (read from the source with ast)."""
     shown = set()
-    for path in (ROOT / "pages").glob("*.py"):
+    for path in (ROOT / "app_pages").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if (
                 isinstance(node, ast.Call)

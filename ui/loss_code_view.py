@@ -163,7 +163,7 @@ def _corrected(reading: Reading) -> None:
 
 @st.fragment
 def paste_your_loss() -> None:
-    """The whole section; called once from pages/implied_sigma.py. A fragment: typing in it
+    """The whole section; called once from app_pages/implied_sigma.py. A fragment: typing in it
     reruns only this section, not the rest of the page and its algebra."""
     st.header("Paste your loss", anchor="paste")
     st.markdown(

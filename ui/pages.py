@@ -2,12 +2,10 @@
 
 Kept as plain data so the home page, the router and the tests read the same list.
 
-Every url_path differs from its file's stem on purpose. With a `pages/` folder beside app.py,
-Streamlit runs a fresh server's first script run in legacy multipage mode, which maps /<stem> to
-pages/<stem>.py and runs that file *without* app.py. When no stem matches the URL, the legacy run
-falls back to app.py, whose st.navigation switches legacy mode off for good. (That fallback
-shows the very first visitor after a server start a dismissible "Page not found" notice if they
-arrive on a deep link; the root URL and every later visit are unaffected.)
+The page files live in `app_pages/`, not `pages/`: with a `pages/` folder beside app.py,
+Streamlit runs a fresh server's first script run in its legacy multipage mode, which showed the
+first visitor after every start (of every replica) a "Page not found" notice on a deep link, and
+lets AppTest run a page file without app.py. app.py's st.navigation is the only router.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class PageSpec:
-    path: str  # relative to the project root, e.g. "pages/gaussian.py"
+    path: str  # relative to the project root, e.g. "app_pages/gaussian.py"
     title: str
     url_path: str
     icon: str
@@ -43,47 +41,57 @@ class PageSpec:
         )
 
 
-HOME = PageSpec("pages/home.py", "Questions", "questions", ":material/help:", default=True)
-GAUSSIAN = PageSpec("pages/gaussian.py", "Gaussian → MSE", "gaussian-mse", ":material/show_chart:")
+HOME = PageSpec("app_pages/home.py", "Questions", "questions", ":material/help:", default=True)
+GAUSSIAN = PageSpec(
+    "app_pages/gaussian.py", "Gaussian → MSE", "gaussian-mse", ":material/show_chart:"
+)
 BERNOULLI = PageSpec(
-    "pages/bernoulli.py", "Bernoulli → BCE", "bernoulli-bce", ":material/contrast:"
+    "app_pages/bernoulli.py", "Bernoulli → BCE", "bernoulli-bce", ":material/contrast:"
 )
 LAPLACE_HUBER = PageSpec(
-    "pages/laplace_huber.py", "Laplace → L1, Huber", "laplace-l1-huber", ":material/change_history:"
+    "app_pages/laplace_huber.py",
+    "Laplace → L1, Huber",
+    "laplace-l1-huber",
+    ":material/change_history:",
 )
-KL = PageSpec("pages/kl.py", "The KL term", "kl-term", ":material/compare_arrows:")
-ELBO = PageSpec("pages/elbo.py", "The ELBO and β = 2σ²", "elbo-beta", ":material/functions:")
+KL = PageSpec("app_pages/kl.py", "The KL term", "kl-term", ":material/compare_arrows:")
+ELBO = PageSpec("app_pages/elbo.py", "The ELBO and β = 2σ²", "elbo-beta", ":material/functions:")
 BOUND_GAP = PageSpec(
-    "pages/bound_gap.py",
+    "app_pages/bound_gap.py",
     "The gap under the bound",
     "elbo-gap-iwae",
     ":material/vertical_align_top:",
 )
 DISCRETE = PageSpec(
-    "pages/discrete_pixels.py", "Pixels are discrete", "bits-per-dim", ":material/grid_on:"
+    "app_pages/discrete_pixels.py", "Pixels are discrete", "bits-per-dim", ":material/grid_on:"
 )
 
-LAB = PageSpec("pages/lab.py", "Live lab", "live-lab", ":material/science:")
+LAB = PageSpec("app_pages/lab.py", "Live lab", "live-lab", ":material/science:")
 IMPLIED_SIGMA = PageSpec(
-    "pages/implied_sigma.py", "What σ does my code assume?", "what-sigma", ":material/code:"
+    "app_pages/implied_sigma.py", "What σ does my code assume?", "what-sigma", ":material/code:"
 )
 
-RACE = PageSpec("pages/race.py", "Race", "likelihood-race", ":material/emoji_events:")
+RACE = PageSpec("app_pages/race.py", "Race", "likelihood-race", ":material/emoji_events:")
 TEST_TIME = PageSpec(
-    "pages/test_time.py", "At test time: mean or sample?", "mean-or-sample", ":material/compare:"
+    "app_pages/test_time.py",
+    "At test time: mean or sample?",
+    "mean-or-sample",
+    ":material/compare:",
 )
 LOGGED = PageSpec(
-    "pages/logged_numbers.py",
+    "app_pages/logged_numbers.py",
     "What your logged numbers mean",
     "read-your-log",
     ":material/receipt_long:",
 )
 
 COLLAPSE = PageSpec(
-    "pages/collapse.py", "Posterior collapse", "posterior-collapse", ":material/compress:"
+    "app_pages/collapse.py", "Posterior collapse", "posterior-collapse", ":material/compress:"
 )
 
-CHECKER = PageSpec("pages/checker.py", "Check my derivation", "check-derivation", ":material/rule:")
+CHECKER = PageSpec(
+    "app_pages/checker.py", "Check my derivation", "check-derivation", ":material/rule:"
+)
 
 SECTIONS: dict[str, list[PageSpec]] = {
     "Start": [HOME],
