@@ -176,7 +176,7 @@ def analysis() -> None:
     data = session.data
     # While training, the background worker's latest evaluation (the caption names its step);
     # paused, the model as it is now.
-    metrics = session.current_metrics()
+    metrics, metrics_step = session.current_metrics()
     m = st.columns(5)
     m[0].metric("test ELBO (nats/image)", compact(metrics.elbo, 1))
     m[1].metric("MSE per pixel", compact(metrics.mse, 4))
@@ -192,7 +192,7 @@ def analysis() -> None:
         help="The one number comparable across likelihoods: −log₂ P(data bin) per pixel.",
     )
     st.caption(
-        f"Test-split metrics at step {session.metrics_step:,} on {metrics.n} test images "
+        f"Test-split metrics at step {metrics_step:,} on {metrics.n} test images "
         f"(importance samples K = {EVAL_K}). While it trains, the model is re-evaluated in the "
         f"background every {session.METRICS_SECONDS:g} s, so this step trails the counter above."
     )

@@ -148,13 +148,16 @@ def views() -> None:
     metrics = session.current_metrics()
     trained = session.trained_settings
     data = session.trainer.dataset
+    # The table's rows and the step they are of, read together (the background worker may
+    # store a newer evaluation at any moment).
+    rows = session.table_rows()
+    evaluated_at = max((row["steps"] for row in rows), default=session.metrics_step)
     st.caption(
-        f"Test-split metrics at step {session.metrics_step:,} "
+        f"Test-split metrics at step {evaluated_at:,} "
         f"(first {min(session.eval_examples, data.test.shape[0])} test images, "
         f"K = {EVAL_K} importance samples); while racing, re-evaluated in the background every "
         f"{EVAL_EVERY:,} steps."
     )
-    rows = session.table_rows()
     st.dataframe(
         rows,
         hide_index=True,

@@ -487,12 +487,13 @@ def test_while_training_the_view_reads_the_workers_metrics_and_paused_it_evaluat
     session.between_slices()
     calls = count_evaluations(monkeypatch)
     session.train_slice(0.1)  # the model moves on; the view still shows the worker's numbers
-    assert session.current_metrics() is session.metrics and calls == []
+    assert session.current_metrics() == (session.metrics, session.metrics_step) and calls == []
     assert session.metrics_step < session.step
     session.pause()  # paused: the numbers are the model's as it is now
-    assert session.current_metrics().n > 0 and calls == [1]
-    assert session.metrics_step == session.step
-    assert session.current_metrics() is session.metrics and calls == [1]  # not again
+    metrics, step = session.current_metrics()
+    assert metrics.n > 0 and calls == [1]
+    assert step == session.metrics_step == session.step
+    assert session.current_metrics()[0] is metrics and calls == [1]  # not again
 
 
 def test_a_reset_during_a_background_evaluation_discards_its_result(monkeypatch):

@@ -283,15 +283,16 @@ class LabSession(LiveSession):
                 self._store_metrics(metrics, trainer.step)
             return self.metrics
 
-    def current_metrics(self) -> Metrics | None:
-        """What the live analysis view shows. While training: the worker's latest evaluation
-        (of the model at `metrics_step`, at most about METRICS_SECONDS old), so the view never
-        waits for one. Paused, stopped, or before the first: the model as it is now, evaluated
-        here if it moved since (a rerun after Pause never shows an older model's numbers)."""
+    def current_metrics(self) -> tuple[Metrics, int] | None:
+        """What the live analysis view shows: the metrics and the step of the model they are
+        of, read together (the worker may store newer ones at any moment). While training: the
+        worker's latest evaluation (at most about METRICS_SECONDS old), so the view never waits
+        for one. Paused, stopped, or before the first: the model as it is now, evaluated here
+        if it moved since (a rerun after Pause never shows an older model's numbers)."""
         with self._locked():
-            if self.running and self.metrics is not None:
-                return self.metrics
-            return self.refresh_metrics(min_interval_steps=1)
+            if not (self.running and self.metrics is not None):
+                self.refresh_metrics(min_interval_steps=1)
+            return None if self.metrics is None else (self.metrics, self.metrics_step)
 
     def between_slices(self) -> None:
         """The background worker's call after each training turn: every METRICS_SECONDS while
