@@ -82,6 +82,11 @@ if changed and session.trainer is not None:
     st.toast("Applied mid-run: " + ", ".join(changed))
 
 
+def show_grid(rows, image_shape, width: int, caption: str | None = None) -> None:
+    """A grid of digits, made as a PNG of exactly the width it is shown at (see grid_png)."""
+    st.image(grid_png(rows, image_shape, width=width), width=width, caption=caption)
+
+
 # ---- the live views ------------------------------------------------------------------------
 # Three fragments on their own timers, so each update stays short: a ticker (step counter and the
 # heartbeat the background worker needs), the pictures, and the test-set analysis. Training runs
@@ -152,7 +157,7 @@ def pictures() -> None:
         st.markdown("**Test digits**, rows: input, decoder mean, a sample from p(x|z)")
         columns = session.reconstruction_rows(8)  # per digit: input, mean, sample
         rows = [list(row) for row in zip(*columns, strict=True)]
-        st.image(grid_png(rows, data.image_shape, width=420), width=420)
+        show_grid(rows, data.image_shape, width=420)
         st.caption(
             "The mean is what the model predicts; the sample adds the likelihood's own noise "
             "(which metric uses which: [At test time](/mean-or-sample)). Large σ: blurry means. "
@@ -162,7 +167,7 @@ def pictures() -> None:
         st.markdown("**Samples from the prior**: decoder means at z ~ N(0, I)")
         samples = session.prior_samples(16)
         rows = [samples[i : i + 4] for i in range(0, 16, 4)]
-        st.image(grid_png(rows, data.image_shape, width=260), width=260)
+        show_grid(rows, data.image_shape, width=260)
         st.caption(
             "If the KL weight is too small, the encoded digits' codes (the aggregate posterior "
             "E_x q(z|x)) stop filling N(0, I): z drawn from the holes between them decode to "
@@ -211,11 +216,8 @@ def analysis() -> None:
         if points:
             decoded = session.decode_test_point(int(points[0]["customdata"]))
             if decoded is not None:
-                st.image(
-                    grid_png([list(decoded)], data.image_shape, width=120),
-                    width=120,
-                    caption="clicked digit | its decoding",
-                )
+                caption = "clicked digit | its decoding"
+                show_grid([list(decoded)], data.image_shape, width=120, caption=caption)
         else:
             st.caption("Click a point to see that digit and its decoding.")
     with right:
@@ -256,8 +258,9 @@ if session.pinned:
     columns = st.columns(min(4, len(session.pinned)))
     for index, run in enumerate(session.pinned):
         with columns[index % len(columns)]:
-            st.image(
-                grid_png(run.grid_rows, run.image_shape, scale=4),
+            show_grid(
+                run.grid_rows,
+                run.image_shape,
                 width=150,
                 caption=f"run {index + 1}: {settings_caption(run.settings)}",
             )

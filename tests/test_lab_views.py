@@ -237,3 +237,15 @@ def test_implied_sigma_page_wraps_code_and_shows_two_times_d_over_two():
     assert len(shown) == 2 and all(code.proto.wrap_lines for code in shown)  # never cut off
     shown = "\n".join(block.value for block in at.latex)
     assert r"2 \cdot \frac{D}{2}" in shown and r"2 \frac{D}{2}" not in shown
+
+
+def test_a_pinned_run_shows_its_row_and_its_reconstructions():
+    at = open_page(LAB, query={"dataset": "digits"})
+    at.button(key="lab_train").click().run()
+    trained(at, "lab", more_than=100)
+    at.button(key="lab_pin").click().run()
+    assert not at.exception
+    pinned = at.session_state.lab.pinned
+    assert len(pinned) == 1 and "Pinned runs" in all_text(at)
+    captions = [image.caption for element in at.get("image") for image in element.proto.imgs]
+    assert "run 1: gaussian, σ = 0.1" in captions
